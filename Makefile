@@ -1,0 +1,27 @@
+# The two commands a newcomer needs (see README):
+#   make demo   set everything up, generate 10,000 people, load them, build, summarise
+#   make test   set everything up, lint the SQL, run every test
+.PHONY: setup demo test lint pytest clean
+
+VENV := .venv
+STAMP := $(VENV)/.cdp-installed
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml scripts/bootstrap.sh
+	@scripts/bootstrap.sh
+
+demo: setup
+	$(VENV)/bin/cdp demo
+
+# sqlfluff's dbt templater compiles the project; an in-memory DuckDB is enough for that.
+lint: setup
+	CDP_DUCKDB_PATH=:memory: $(VENV)/bin/sqlfluff lint models
+
+pytest: setup
+	$(VENV)/bin/python -m pytest
+
+test: lint pytest
+
+clean:
+	rm -rf $(VENV) target logs data .pytest_cache
