@@ -1,0 +1,1 @@
+"""Warehouse-native CDP: the Python side (simulator, loaders, Dagster code, CLI)."""

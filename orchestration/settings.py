@@ -1,0 +1,30 @@
+"""Where things live: the dbt project, the DuckDB warehouse file and the profiles.
+
+Every path can be overridden by an environment variable so that tests, the demo and
+Dagster can point the same code at different warehouses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(os.environ.get("CDP_PROJECT_DIR", Path(__file__).resolve().parents[1]))
+DEFAULT_DUCKDB_PATH = PROJECT_DIR / "data" / "cdp.duckdb"
+
+
+def duckdb_path() -> Path:
+    """The warehouse file: ``CDP_DUCKDB_PATH`` or ``data/cdp.duckdb`` under the project."""
+    raw = os.environ.get("CDP_DUCKDB_PATH")
+    path = Path(raw).expanduser() if raw else DEFAULT_DUCKDB_PATH
+    if not path.is_absolute():
+        path = (Path.cwd() / path).resolve()
+    return path
+
+
+def profiles_dir() -> Path:
+    return Path(os.environ.get("DBT_PROFILES_DIR", PROJECT_DIR))
+
+
+def dbt_target() -> str:
+    return os.environ.get("CDP_TARGET", "dev")
