@@ -1,0 +1,181 @@
+"""Connector syncs against the simulated sources: start a simulation, advance its clock,
+sync connectors up to the clock, replay a past sync.
+
+Each connector keeps its own position (the end of its last sync window), as Fivetran
+connectors do; a sync covers ``(last end, clock]``. The first sync of a connector is
+its historical sync: everything up to the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from orchestration.simulator.config import SimulationConfig
+from orchestration.simulator.connectors.base import Window
+from orchestration.simulator.generate import CONNECTORS, Progress, generate_window
+
+from .warehouse import Warehouse, WarehouseError, open_warehouse
+
+INITIAL_LO = -1  # window start of a historical sync: everything before the clock
+EPOCH = dt.datetime(1970, 1, 1)
+
+Reporter = Callable[[str], None]
+
+
+def _ts(seconds: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(seconds=int(seconds))
+
+
+def _secs(value: dt.datetime) -> int:
+    return int((value - EPOCH).total_seconds())
+
+
+@dataclass
+class SyncResult:
+    rows: dict = field(default_factory=dict)          # (source, table) -> rows merged
+    windows: dict = field(default_factory=dict)       # connector -> (sync_no, lo, hi)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(n for (s, _), n in self.rows.items() if not s.startswith("_"))
+
+
+def _config(wh: Warehouse) -> SimulationConfig:
+    sim = wh.simulation()
+    if sim is None:
+        raise WarehouseError("this warehouse holds no simulation yet; run `cdp generate` first")
+    return SimulationConfig(seed=sim.seed, profiles=sim.profiles, as_of=_secs(sim.as_of))
+
+
+def start_simulation(path: Path, seed: int, profiles: int, as_of: str | dt.date | None,
+                     reset: bool = False, report: Reporter = print, created_by: str = "generate",
+                     run_syncs: bool = True) -> SyncResult:
+    """Create the simulation and (unless ``run_syncs`` is false) run every connector's
+    historical sync. A warehouse that already holds data is only replaced with ``reset``,
+    except that a simulation the demo created may be replaced by the demo."""
+    cfg = SimulationConfig.create(seed, profiles, as_of)  # validates before touching the warehouse
+    with open_warehouse(path) as wh:
+        existing = wh.simulation()
+        if existing is not None and not reset and not (created_by == "demo" and existing.created_by == "demo"):
+            same = (existing.seed, existing.profiles, _secs(existing.as_of)) == (cfg.seed, cfg.profiles, cfg.as_of)
+            detail = (f"seed {existing.seed}, {existing.profiles:,} profiles, as of {existing.as_of:%Y-%m-%d}, "
+                      f"clock at {existing.clock:%Y-%m-%d %H:%M}")
+            if same and any(wh.last_sync(c)[1] is None for c in CONNECTORS):
+                report(f"resuming the interrupted historical sync in {path}")
+                return _sync(wh, cfg, CONNECTORS, report) if run_syncs else SyncResult()
+            if same:
+                raise WarehouseError(f"{path} already holds this simulation ({detail}); use `cdp generate --increment` "
+                                     f"to land new data or add --reset to start again")
+            raise WarehouseError(f"{path} already holds a different simulation ({detail}); add --reset to replace "
+                                 f"it or set CDP_DUCKDB_PATH to another file")
+        if existing is None:
+            foreign = wh.raw_schemas_present()
+            if foreign:
+                raise WarehouseError(f"{path} already has raw schemas {', '.join(foreign)} that the simulator did not "
+                                     f"write; refusing to touch them: set CDP_DUCKDB_PATH to another file")
+        else:
+            report(f"replacing the previous simulation in {path}")
+            wh.drop_simulated()
+        wh.ensure_meta()
+        wh.set_simulation(cfg.seed, cfg.profiles, _ts(cfg.as_of), _ts(cfg.as_of), created_by)
+        if not run_syncs:
+            return SyncResult()
+        return _sync(wh, cfg, CONNECTORS, report)
+
+
+def advance(path: Path, hours: float, report: Reporter = print) -> SyncResult:
+    """Move the simulation clock forward and sync every connector up to it."""
+    if not hours > 0:
+        raise ValueError(f"--hours must be a positive number of hours, got {hours!r}")
+    with open_warehouse(path) as wh:
+        cfg = _config(wh)
+        clock = wh.simulation().clock + dt.timedelta(hours=hours)
+        wh.advance_clock(clock)
+        report(f"clock advanced to {clock:%Y-%m-%d %H:%M} UTC")
+        return _sync(wh, cfg, CONNECTORS, report)
+
+
+def advance_clock(path: Path, hours: float) -> dt.datetime:
+    """Move the clock only (Dagster's simulation asset); connectors sync separately."""
+    if not hours > 0:
+        raise ValueError(f"hours must be positive, got {hours!r}")
+    with open_warehouse(path) as wh:
+        _config(wh)
+        clock = wh.simulation().clock + dt.timedelta(hours=hours)
+        wh.advance_clock(clock)
+        return clock
+
+
+def sync(path: Path, connectors: Iterable[str] = CONNECTORS, report: Reporter = print) -> SyncResult:
+    """Sync the given connectors up to the current clock."""
+    connectors = tuple(connectors)
+    unknown = sorted(set(connectors) - set(CONNECTORS))
+    if unknown:
+        raise ValueError(f"unknown connector(s) {', '.join(unknown)}; choose from {', '.join(CONNECTORS)}")
+    with open_warehouse(path) as wh:
+        return _sync(wh, _config(wh), connectors, report)
+
+
+def replay(path: Path, connector: str, sync_no: int, report: Reporter = print) -> SyncResult:
+    """Land a past sync window of one connector again (it must change nothing)."""
+    with open_warehouse(path) as wh:
+        cfg = _config(wh)
+        lo, hi = wh.sync_window(connector, sync_no)
+        window = Window(INITIAL_LO if lo is None else _secs(lo), _secs(hi), cfg.seed)
+        return _land(wh, cfg, [connector], window, {}, report)
+
+
+def _sync(wh: Warehouse, cfg: SimulationConfig, connectors, report: Reporter) -> SyncResult:
+    clock = _secs(wh.simulation().clock)
+    groups: dict[int, list[str]] = {}
+    syncs = {}
+    for c in connectors:
+        last_no, last_end = wh.last_sync(c)
+        lo = INITIAL_LO if last_end is None else _secs(last_end)
+        if lo >= clock:
+            continue
+        groups.setdefault(lo, []).append(c)
+        syncs[c] = (last_no + 1, None if last_end is None else last_end, _ts(clock))
+    result = SyncResult()
+    if not groups:
+        report("every connector is up to date with the clock")
+        return result
+    for lo, group in sorted(groups.items()):
+        window = Window(lo, clock, cfg.seed)
+        part = _land(wh, cfg, group, window, {c: syncs[c] for c in group}, report)
+        result.rows.update(part.rows)
+        result.windows.update(part.windows)
+        result.seconds += part.seconds
+    return result
+
+
+def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: Window, syncs: dict,
+          report: Reporter) -> SyncResult:
+    started = time.monotonic()
+    started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    label = "historical sync" if window.lo == INITIAL_LO else f"sync of ({_ts(window.lo):%Y-%m-%d %H:%M}, {_ts(window.hi):%Y-%m-%d %H:%M}]"
+    report(f"{', '.join(connectors)}: {label} for {cfg.profiles:,} people (seed {cfg.seed})")
+    wh.ensure_meta()
+    wh.ensure_raw_tables(connectors)
+    last_report = [0.0]
+
+    def on_chunk(done: int, total: int, progress: Progress) -> None:
+        now = time.monotonic()
+        if done == total or now - last_report[0] > 5:
+            last_report[0] = now
+            report(f"  generated {done}/{total} chunks, {progress.total:,} rows, {now - started:.0f} s")
+
+    try:
+        generate_window(cfg, window, wh.stage, connectors, on_chunk=on_chunk)
+        merged = wh.merge_staged(syncs, started_at)
+    except BaseException:
+        wh.drop_stage()
+        raise
+    result = SyncResult(rows=merged, windows=syncs, seconds=time.monotonic() - started)
+    report(f"  landed {result.total:,} rows in {result.seconds:.1f} s")
+    return result
