@@ -1,0 +1,28 @@
+with
+
+source as (
+
+    select * from {{ source('segment', 'newsletter_subscribed') }}
+
+),
+
+-- Segment can deliver a message twice; the message id identifies it.
+deduplicated as (
+
+    select * from source
+    {{ cdp.latest_per_key('id', 'uuid_ts') }}
+
+),
+
+renamed as (
+
+    select
+        {{ cdp.segment_event_columns('event_id') }},
+        list_name,
+        email
+
+    from deduplicated
+
+)
+
+select * from renamed
