@@ -1,0 +1,181 @@
+"""``cdp``: generate and load the simulated sources, build the dbt project, run the demo."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from orchestration import settings
+
+
+class CdpError(click.ClickException):
+    """One line on stderr, exit status 2: what is wrong and how to fix it."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def _fail_cleanly(fn):
+    """Turn the errors a user can fix into one line instead of a traceback."""
+    import functools
+
+    from orchestration.dbt.project import DbtConfigError
+    from orchestration.loads.warehouse import WarehouseError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (WarehouseError, DbtConfigError, ValueError) as exc:
+            raise CdpError(str(exc)) from exc
+
+    return wrapper
+
+
+def _report(message: str) -> None:
+    click.echo(message)
+
+
+class _OneLineErrors(click.Group):
+    """Usage mistakes (a missing value, a word where a number goes) get one line too."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "cdp"
+            click.echo(f"error: {exc.format_message()} (see `{command} --help`)", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        sys.exit(0)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Warehouse-native CDP. The warehouse is the DuckDB file in CDP_DUCKDB_PATH
+    (default: data/cdp.duckdb under the project)."""
+
+
+def _positive_int(name):
+    def check(ctx, param, value):
+        if value is not None and value < 1:
+            raise CdpError(f"{name} must be a positive whole number, got {value}")
+        return value
+    return check
+
+
+@main.command()
+@click.option("--profiles", type=int, default=10_000, show_default=True, callback=_positive_int("--profiles"),
+              help="Number of people in the simulated world.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed; same seed, same data.")
+@click.option("--as-of", "as_of", default=None, help="Last day of history (YYYY-MM-DD). Default: today (UTC).")
+@click.option("--reset", is_flag=True, help="Replace a simulation the warehouse already holds.")
+@click.option("--increment", is_flag=True, help="Advance the simulation clock and land what happened meanwhile.")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="With --increment: how far to advance.")
+@_fail_cleanly
+def generate(profiles, seed, as_of, reset, increment, hours):
+    """Simulate the sources and land them the way Fivetran and Segment would."""
+    from orchestration.loads.sync import advance, start_simulation
+
+    path = settings.duckdb_path()
+    if seed < 0:
+        raise CdpError(f"--seed must be zero or a positive whole number, got {seed}")
+    if increment:
+        if not hours > 0:
+            raise CdpError(f"--hours must be a positive number of hours, got {hours}")
+        result = advance(path, hours, report=_report)
+    else:
+        result = start_simulation(path, seed, profiles, as_of, reset=reset, report=_report)
+    _print_rows(result.rows)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--target", default=None, help="dbt target from profiles.yml (default: CDP_TARGET or dev).")
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@_fail_cleanly
+def build(target, dbt_args):
+    """Run `dbt build` (extra arguments go to dbt, e.g. `cdp build --select staging`)."""
+    from orchestration.dbt.runner import run_dbt
+
+    _require_warehouse(target)
+    outcome = run_dbt(["build", *dbt_args], target=target)
+    _print_dbt(outcome)
+    if not outcome.success:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--profiles", type=int, default=10_000, show_default=True, callback=_positive_int("--profiles"))
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--as-of", "as_of", default=None, help="Last day of history (YYYY-MM-DD). Default: today (UTC).")
+@_fail_cleanly
+def demo(profiles, seed, as_of):
+    """Generate and load the sources, build the dbt project, and summarise what was built."""
+    from orchestration.dbt.runner import run_dbt
+    from orchestration.loads.sync import start_simulation
+
+    started = time.monotonic()
+    path = settings.duckdb_path()
+    click.echo(f"== 1/2 Generating and loading {profiles:,} people into {path}")
+    result = start_simulation(path, seed, profiles, as_of, report=_report, created_by="demo")
+    click.echo("== 2/2 Building the dbt project (dbt build)")
+    outcome = run_dbt(["build"], target="dev")
+    click.echo("")
+    click.echo(f"Demo finished in {time.monotonic() - started:.0f} s. Warehouse: {path} "
+               f"({path.stat().st_size / 1e6:,.0f} MB)")
+    _print_rows(result.rows)
+    _print_dbt(outcome)
+    click.echo("Next: `cdp build` after editing models, `cdp generate --increment` to land a new day, "
+               "`dagster dev` for the asset graph.")
+    if not outcome.success:
+        sys.exit(1)
+
+
+def _require_warehouse(target) -> None:
+    target = target or settings.dbt_target()
+    if target == "dev" and not settings.duckdb_path().exists():
+        raise CdpError(f"warehouse {settings.duckdb_path()} does not exist; run `cdp generate` (or `cdp demo`) first, "
+                       f"or set CDP_DUCKDB_PATH")
+
+
+def _print_rows(rows: dict) -> None:
+    if not rows:
+        return
+    per_source: dict[str, list[int]] = {}
+    for (source, _table), n in rows.items():
+        if source.startswith("_"):
+            continue
+        agg = per_source.setdefault(source, [0, 0])
+        agg[0] += 1
+        agg[1] += n
+    click.echo("Rows landed per source:")
+    for source, (tables, n) in sorted(per_source.items()):
+        click.echo(f"  {source:<11} {tables:>2} tables {n:>12,} rows")
+    click.echo(f"  {'total':<11} {sum(t for t, _ in per_source.values()):>2} tables "
+               f"{sum(n for _, n in per_source.values()):>12,} rows")
+
+
+def _print_dbt(outcome) -> None:
+    built = outcome.count("model", "success")
+    passed = outcome.count("test", "pass")
+    warned = outcome.count("test", "warn")
+    failed = outcome.count("test", "fail", "error") + outcome.count("model", "error")
+    click.echo(f"dbt build: {built} models built, {passed} tests passed, {warned} warned, {failed} failed")
+    for line in outcome.failures[:10]:
+        click.echo(f"  failed: {line}")
+
+
+if __name__ == "__main__":
+    main()

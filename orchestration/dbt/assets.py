@@ -1,0 +1,48 @@
+"""dbt models as Dagster assets (dagster-dbt), dbt tests as their asset checks.
+
+dagster-dbt keys a dbt source table ``shopify.customer`` as ``shopify/customer``: the key
+of the load asset that lands it, so the graph runs from each connector's sync through
+the staging models it feeds.
+"""
+
+
+import os
+import sys
+from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration import settings
+
+from .project import dbt_env, ensure_manifest
+
+
+class CdpTranslator(DagsterDbtTranslator):
+    """Groups follow the dbt layers (``staging``, ``intermediate``, ``marts``)."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
+            return fqn[1]
+        return super().get_group_name(dbt_resource_props)
+
+
+dbt_project = DbtProject(project_dir=settings.PROJECT_DIR, profiles_dir=settings.profiles_dir(),
+                         target=settings.dbt_target())
+ensure_manifest()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project,
+            dagster_dbt_translator=CdpTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+            pool="duckdb_warehouse")
+def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    os.environ.update(dbt_env(dbt.target or settings.dbt_target()))
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+# The dbt next to this interpreter: works whether or not the virtual environment is activated.
+dbt_resource = DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.profiles_dir()),
+                              target=settings.dbt_target(), dbt_executable=str(Path(sys.executable).parent / "dbt"))

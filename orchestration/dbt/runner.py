@@ -1,0 +1,56 @@
+"""Run dbt in-process (``dbtRunner``) for the CLI and tests: no second interpreter start."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from orchestration import settings
+
+from .project import check_target, dbt_env
+
+
+@dataclass
+class DbtOutcome:
+    success: bool
+    counts: dict = field(default_factory=dict)   # (resource_type, status) -> n
+    failures: list = field(default_factory=list)  # "name: message"
+
+    def count(self, resource_type: str, *statuses: str) -> int:
+        return sum(n for (rt, st), n in self.counts.items() if rt == resource_type and (not statuses or st in statuses))
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_dbt(args: list[str], target: str | None = None) -> DbtOutcome:
+    from dbt.cli.main import dbtRunner
+
+    target = target or settings.dbt_target()
+    check_target(target)
+    full = [*args, "--project-dir", str(settings.PROJECT_DIR), "--profiles-dir", str(settings.profiles_dir()),
+            "--target", target]
+    with _environment(dbt_env(target)):
+        result = dbtRunner().invoke(full)
+    outcome = DbtOutcome(success=bool(result.success))
+    for r in getattr(result.result, "results", None) or []:
+        node = r.node
+        key = (str(node.resource_type), str(r.status))
+        outcome.counts[key] = outcome.counts.get(key, 0) + 1
+        if str(r.status) in ("error", "fail"):
+            outcome.failures.append(f"{node.name}: {(r.message or '').splitlines()[0] if r.message else r.status}")
+    if result.exception is not None and not outcome.failures:
+        outcome.failures.append(str(result.exception).splitlines()[0])
+    return outcome

@@ -1,0 +1,19 @@
+"""The Dagster code location: it only assembles what the concern folders define."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.dbt.assets import cdp_dbt_assets, dbt_resource
+from orchestration.loads.assets import connector_assets, simulation_clock
+from orchestration.loads.resources import WarehouseResource
+from orchestration.schedules import hourly_pipeline, hourly_pipeline_schedule
+
+defs = dg.Definitions(
+    assets=[simulation_clock, *connector_assets, cdp_dbt_assets],
+    jobs=[hourly_pipeline],
+    schedules=[hourly_pipeline_schedule],
+    resources={"warehouse": WarehouseResource(), "dbt": dbt_resource},
+    # DuckDB has one writer: run the steps of a run one after another.
+    executor=dg.in_process_executor,
+)
