@@ -1,0 +1,62 @@
+"""Shared fixtures: one small simulated warehouse per test session, loaded, incremented
+and built with dbt once, which many tests then read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+SEED = 7
+PROFILES = 3_000
+AS_OF = "2026-06-01"
+INCREMENT_HOURS = 24 * 45
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cdp")
+
+
+@pytest.fixture(scope="session")
+def warehouse(session_dir) -> dict:
+    """A warehouse with a historical sync and one 45-day increment. Returns the path and
+    the two sync results."""
+    from orchestration.loads.sync import advance, start_simulation
+
+    path = session_dir / "warehouse.duckdb"
+    initial = start_simulation(path, SEED, PROFILES, AS_OF, report=lambda m: None)
+    increment = advance(path, INCREMENT_HOURS, report=lambda m: None)
+    return {"path": path, "initial": initial, "increment": increment}
+
+
+@pytest.fixture(scope="session")
+def dbt_build(warehouse) -> object:
+    """`dbt build` of the whole project against the session warehouse."""
+    from orchestration.dbt.runner import run_dbt
+
+    saved = os.environ.get("CDP_DUCKDB_PATH")
+    os.environ["CDP_DUCKDB_PATH"] = str(warehouse["path"])
+    try:
+        outcome = run_dbt(["build"], target="dev")
+    finally:
+        if saved is None:
+            os.environ.pop("CDP_DUCKDB_PATH", None)
+        else:
+            os.environ["CDP_DUCKDB_PATH"] = saved
+    return outcome
+
+
+@pytest.fixture
+def sql(warehouse):
+    """Run a query against the session warehouse and return all rows. (Read-write like dbt's own
+    connection: DuckDB refuses two configurations of one file in a process.)"""
+    con = duckdb.connect(str(warehouse["path"]))
+
+    def run(query: str, params=None):
+        return con.execute(query, params or []).fetchall()
+
+    yield run
+    con.close()

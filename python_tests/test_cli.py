@@ -1,0 +1,104 @@
+"""The `cdp` command: what a user types, and the one-line errors they get for bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+CDP = [str(Path(sys.executable).parent / "cdp")]
+
+
+def run(args, env_extra=None, timeout=600):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(CDP + args, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def _one_line_error(proc, *fragments):
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_lists_the_commands():
+    out = run(["--help"])
+    assert out.returncode == 0
+    for command in ("generate", "build", "demo"):
+        assert command in out.stdout
+
+
+def test_negative_scale_is_refused(tmp_path):
+    proc = run(["generate", "--profiles", "-5"], {"CDP_DUCKDB_PATH": str(tmp_path / "w.duckdb")})
+    _one_line_error(proc, "--profiles", "positive")
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_bad_date_and_hours_are_refused(tmp_path):
+    _one_line_error(run(["generate", "--as-of", "last tuesday"], {"CDP_DUCKDB_PATH": str(tmp_path / "w.duckdb")}),
+                    "--as-of")
+    _one_line_error(run(["generate", "--increment", "--hours", "0"], {"CDP_DUCKDB_PATH": str(tmp_path / "w.duckdb")}),
+                    "--hours")
+
+
+def test_unreadable_warehouse_path(tmp_path):
+    _one_line_error(run(["generate"], {"CDP_DUCKDB_PATH": str(tmp_path)}), "directory", "CDP_DUCKDB_PATH")
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # running as root: permissions do not bind
+            pytest.skip("root can write anywhere; the directory case above covers the message")
+        _one_line_error(run(["generate"], {"CDP_DUCKDB_PATH": str(locked / "w.duckdb")}), "not writable")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_missing_dbt_target_and_missing_warehouse(tmp_path):
+    _one_line_error(run(["build", "--target", "nope"], {"CDP_DUCKDB_PATH": str(tmp_path / "w.duckdb")}),
+                    "nope", "profiles.yml")
+    _one_line_error(run(["build"], {"CDP_DUCKDB_PATH": str(tmp_path / "w.duckdb")}), "does not exist", "cdp generate")
+    env = {k: "" for k in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY_PATH")}
+    _one_line_error(run(["build", "--target", "snowflake"], env), "SNOWFLAKE_ACCOUNT")
+
+
+def test_generate_increment_and_refusal_to_overwrite(tmp_path):
+    env = {"CDP_DUCKDB_PATH": str(tmp_path / "w.duckdb")}
+    first = run(["generate", "--profiles", "300", "--seed", "5", "--as-of", "2026-02-01"], env)
+    assert first.returncode == 0, first.stderr
+    assert "historical sync for 300 people" in first.stdout and "generated 1/1 chunks" in first.stdout
+    assert "Rows landed per source" in first.stdout
+    con = duckdb.connect(env["CDP_DUCKDB_PATH"], read_only=True)
+    before = con.execute("select count(*) from shopify.customer").fetchone()[0]
+    con.close()
+    again = run(["generate", "--profiles", "900", "--seed", "5"], env)
+    _one_line_error(again, "already holds a different simulation", "--reset")
+    con = duckdb.connect(env["CDP_DUCKDB_PATH"], read_only=True)
+    assert con.execute("select count(*) from shopify.customer").fetchone()[0] == before
+    con.close()
+    inc = run(["generate", "--increment", "--hours", "48"], env)
+    assert inc.returncode == 0, inc.stderr
+    assert "clock advanced to 2026-02-03 00:00 UTC" in inc.stdout
+
+
+@pytest.mark.slow
+def test_demo_generates_builds_and_summarises(tmp_path):
+    env = {"CDP_DUCKDB_PATH": str(tmp_path / "demo.duckdb")}
+    proc = run(["demo", "--profiles", "800", "--as-of", "2026-04-01"], env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "Rows landed per source" in out
+    for source in ("shopify", "klaviyo", "stripe", "zendesk", "salesforce", "segment"):
+        assert f"  {source}" in out
+    assert "dbt build:" in out and "0 failed" in out
+    # A second demo replaces the first demo's data instead of refusing.
+    again = run(["demo", "--profiles", "500", "--as-of", "2026-04-01"], env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "replacing the previous simulation" in again.stdout

@@ -1,0 +1,172 @@
+"""Loading like Fivetran and Segment: increments with new, updated, soft-deleted and late
+rows; syncs that land completely or not at all; replays that change nothing; and bad
+input that is refused before anything is touched."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import duckdb
+import pytest
+
+from orchestration.lib.raw_tables import raw_tables
+from orchestration.loads import sync as syncs
+from orchestration.loads.warehouse import WarehouseError, open_warehouse
+from orchestration.simulator.generate import CONNECTORS
+
+from .conftest import AS_OF, INCREMENT_HOURS
+
+AS_OF_TS = dt.datetime.fromisoformat(AS_OF)
+INCREMENT_END = AS_OF_TS + dt.timedelta(hours=INCREMENT_HOURS)
+
+
+def _fingerprint(path) -> dict:
+    """Row count and an order-independent hash of every raw and truth table."""
+    out = {}
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for source, tables in raw_tables().items():
+            for name, spec in tables.items():
+                out[(source, name)] = con.execute(
+                    f"select count(*), sum(hash(t)) from {spec.qualified} as t").fetchone()
+        for name in ("persons", "record_persons", "devices"):
+            out[("_truth", name)] = con.execute(f"select count(*), sum(hash(t)) from _truth.{name} as t").fetchone()
+    finally:
+        con.close()
+    return out
+
+
+@pytest.fixture
+def copy_of_warehouse(warehouse, tmp_path):
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse["path"], path)
+    return path
+
+
+def test_every_connector_synced_twice(sql):
+    ledger = sql("select connector, sync_no, window_start, window_end from _cdp_meta.connector_syncs order by 1, 2")
+    assert {c for c, *_ in ledger} == set(CONNECTORS)
+    for connector in CONNECTORS:
+        rows = [r for r in ledger if r[0] == connector]
+        assert [r[1] for r in rows] == [1, 2]
+        assert rows[0][2] is None and rows[0][3] == AS_OF_TS
+        assert rows[1][2] == AS_OF_TS and rows[1][3] == INCREMENT_END
+
+
+def test_primary_keys_are_unique_after_merging(sql):
+    for source, tables in raw_tables().items():
+        for name, spec in tables.items():
+            keys = ", ".join(f'"{k}"' for k in spec.primary_key)
+            dupes = sql(f"select count(*) from (select {keys} from {spec.qualified} group by all having count(*) > 1)")[0][0]
+            assert dupes == 0, f"{source}.{name}"
+
+
+def test_increment_brings_new_updated_deleted_and_late_rows(sql):
+    start = f"timestamp '{AS_OF_TS}'"
+    # New rows: orders placed during the increment.
+    assert sql(f"select count(*) from shopify.\"order\" where created_at > {start}")[0][0] > 0
+    # Updated rows: older orders rewritten by a later sync (fulfilled or refunded since).
+    assert sql(f"select count(*) from shopify.\"order\" where created_at <= {start} and _fivetran_synced > {start}")[0][0] > 0
+    # History mode: versions closed by the increment.
+    assert sql(f"select count(*) from stripe.subscription_history where not _fivetran_active "
+               f"and _fivetran_end > {start} and _fivetran_start <= {start}")[0][0] > 0
+    # Soft deletes that arrived with the increment.
+    deleted = sum(sql(q)[0][0] for q in [
+        f"select count(*) from shopify.customer where _fivetran_deleted and _fivetran_synced > {start}",
+        f"select count(*) from klaviyo.person where _fivetran_deleted and _fivetran_synced > {start}",
+        f"select count(*) from zendesk.\"user\" where _fivetran_deleted and _fivetran_synced > {start}",
+        f"select count(*) from stripe.customer where is_deleted and _fivetran_synced > {start}",
+        f"select count(*) from salesforce.contact where is_deleted and _fivetran_start > {start}",
+        f"select count(*) from salesforce.lead where is_deleted and _fivetran_start > {start}"])
+    assert deleted > 0
+    # Late-arriving events: happened before the increment, received during it.
+    late = sum(sql(f"select count(*) from segment.{t} where \"timestamp\" <= {start} and received_at > {start}")[0][0]
+               for t in ("tracks", "pages", "screens", "identifies"))
+    assert late > 0
+
+
+def test_replaying_a_sync_changes_nothing(warehouse, copy_of_warehouse):
+    before = _fingerprint(copy_of_warehouse)
+    for connector in CONNECTORS:
+        for sync_no in (1, 2):
+            syncs.replay(copy_of_warehouse, connector, sync_no, report=lambda m: None)
+    assert _fingerprint(copy_of_warehouse) == before
+
+
+def test_a_sync_that_fails_midway_leaves_nothing_behind(copy_of_warehouse, monkeypatch):
+    syncs.advance_clock(copy_of_warehouse, 24)
+    before = _fingerprint(copy_of_warehouse)
+    real = syncs.generate_window
+    calls = {"n": 0}
+
+    def failing(cfg, window, sink, connectors, **kw):
+        def counting_sink(source, table, data):
+            calls["n"] += 1
+            if calls["n"] == 6:
+                raise RuntimeError("connection lost")
+            sink(source, table, data)
+        return real(cfg, window, counting_sink, connectors, **kw)
+
+    monkeypatch.setattr(syncs, "generate_window", failing)
+    with pytest.raises(RuntimeError, match="connection lost"):
+        syncs.sync(copy_of_warehouse, report=lambda m: None)
+    assert _fingerprint(copy_of_warehouse) == before
+    with open_warehouse(copy_of_warehouse) as wh:
+        assert wh.last_sync("shopify")[0] == 2
+    monkeypatch.setattr(syncs, "generate_window", real)
+    result = syncs.sync(copy_of_warehouse, report=lambda m: None)
+    assert set(result.windows) == set(CONNECTORS)
+    with open_warehouse(copy_of_warehouse) as wh:
+        assert wh.last_sync("shopify")[0] == 3
+
+
+def test_a_historical_sync_that_fails_can_be_resumed(tmp_path, monkeypatch):
+    path = tmp_path / "fresh.duckdb"
+    real = syncs.generate_window
+
+    def failing(cfg, window, sink, connectors, **kw):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(syncs, "generate_window", failing)
+    with pytest.raises(RuntimeError):
+        syncs.start_simulation(path, 1, 200, "2026-01-15", report=lambda m: None)
+    monkeypatch.setattr(syncs, "generate_window", real)
+    with open_warehouse(path) as wh:
+        assert wh.table_counts(["shopify"])[("shopify", "customer")] == 0
+    syncs.start_simulation(path, 1, 200, "2026-01-15", report=lambda m: None)
+    with open_warehouse(path) as wh:
+        assert wh.table_counts(["shopify"])[("shopify", "customer")] > 0
+
+
+def test_bad_input_is_refused_before_anything_changes(copy_of_warehouse, tmp_path):
+    before = _fingerprint(copy_of_warehouse)
+    with pytest.raises(ValueError, match="--profiles must be a positive"):
+        syncs.start_simulation(copy_of_warehouse, 1, -5, None, reset=True, report=lambda m: None)
+    with pytest.raises(ValueError, match="--as-of must be a date"):
+        syncs.start_simulation(copy_of_warehouse, 1, 100, "yesterday", reset=True, report=lambda m: None)
+    with pytest.raises(WarehouseError, match="already holds a different simulation"):
+        syncs.start_simulation(copy_of_warehouse, 99, 100, None, report=lambda m: None)
+    with pytest.raises(WarehouseError, match="already holds this simulation"):
+        syncs.start_simulation(copy_of_warehouse, 7, 3_000, AS_OF, report=lambda m: None)
+    with pytest.raises(ValueError, match="hours must be a positive"):
+        syncs.advance(copy_of_warehouse, -3, report=lambda m: None)
+    assert _fingerprint(copy_of_warehouse) == before
+    # A warehouse holding raw schemas the simulator did not write is never touched.
+    foreign = tmp_path / "foreign.duckdb"
+    con = duckdb.connect(str(foreign))
+    con.execute("create schema shopify; create table shopify.customer (id bigint); insert into shopify.customer values (1)")
+    con.close()
+    with pytest.raises(WarehouseError, match="did not write"):
+        syncs.start_simulation(foreign, 1, 100, None, report=lambda m: None)
+    con = duckdb.connect(str(foreign), read_only=True)
+    assert con.execute("select count(*) from shopify.customer").fetchone()[0] == 1
+    con.close()
+    # A directory, and a file that is not a DuckDB database.
+    with pytest.raises(WarehouseError, match="is a directory"):
+        syncs.start_simulation(tmp_path, 1, 100, None, report=lambda m: None)
+    junk = tmp_path / "notes.duckdb"
+    junk.write_text("not a database")
+    with pytest.raises(WarehouseError, match="cannot open warehouse"):
+        syncs.start_simulation(junk, 1, 100, None, report=lambda m: None)
+    assert junk.read_text() == "not a database"
