@@ -52,8 +52,8 @@ def main() -> None:
     }
     Path(str(out) + ".json").write_text(json.dumps(figures, indent=2))
     print()
-    print(f"| people | wall time | peak memory | raw rows | DuckDB file |")
-    print(f"|---:|---:|---:|---:|---:|")
+    print("| people | wall time | peak memory | raw rows | DuckDB file |")
+    print("|---:|---:|---:|---:|---:|")
     print(f"| {args.profiles:,} | {seconds / 60:.1f} min | {peak_mib / 1024:.1f} GiB | {figures['raw_rows']:,} | "
           f"{figures['file_bytes'] / 1e9:.2f} GB |")
     print()

@@ -50,15 +50,16 @@ def test_bad_date_and_hours_are_refused(tmp_path):
 
 def test_unreadable_warehouse_path(tmp_path):
     _one_line_error(run(["generate"], {"CDP_DUCKDB_PATH": str(tmp_path)}), "directory", "CDP_DUCKDB_PATH")
-    locked = tmp_path / "ro"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        if os.access(locked, os.W_OK):  # running as root: permissions do not bind
-            pytest.skip("root can write anywhere; the directory case above covers the message")
-        _one_line_error(run(["generate"], {"CDP_DUCKDB_PATH": str(locked / "w.duckdb")}), "not writable")
-    finally:
-        locked.chmod(0o700)
+    # A folder that cannot exist because a file is in the way (this holds even for root).
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    _one_line_error(run(["generate"], {"CDP_DUCKDB_PATH": str(blocker / "w.duckdb")}), "cannot create the folder",
+                    "CDP_DUCKDB_PATH")
+    # A file that is not a DuckDB database is reported, and left as it was.
+    junk = tmp_path / "notes.duckdb"
+    junk.write_text("not a database")
+    _one_line_error(run(["generate"], {"CDP_DUCKDB_PATH": str(junk)}), "cannot open warehouse", "CDP_DUCKDB_PATH")
+    assert junk.read_text() == "not a database"
 
 
 def test_missing_dbt_target_and_missing_warehouse(tmp_path):

@@ -18,7 +18,7 @@ from orchestration.simulator.connectors.base import Window
 from orchestration.simulator.generate import CONNECTORS, generate_window
 from orchestration.simulator.population import chunk_specs
 
-from .conftest import AS_OF, PROFILES, SEED
+from .conftest import AS_OF
 
 
 def _collect(cfg: SimulationConfig, window: Window, connectors=CONNECTORS) -> dict[tuple[str, str], pa.Table]:
@@ -80,7 +80,8 @@ def test_scale_rows_grow_linearly_and_memory_stays_flat():
         cfg = SimulationConfig.create(21, n, "2026-03-01")
         counts = collections.Counter()
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        generate_window(cfg, Window(-1, cfg.as_of, cfg.seed), lambda s, t, tbl: counts.update({s: tbl.num_rows}))
+        generate_window(cfg, Window(-1, cfg.as_of, cfg.seed),
+                        lambda s, t, tbl, counts=counts: counts.update({s: tbl.num_rows}))
         peak[n] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
         rows[n] = sum(v for k, v in counts.items() if not k.startswith("_"))
     ratio = rows[3 * CHUNK_SIZE] / rows[CHUNK_SIZE]

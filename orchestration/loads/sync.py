@@ -9,6 +9,8 @@ its historical sync: everything up to the clock.
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +156,42 @@ def _sync(wh: Warehouse, cfg: SimulationConfig, connectors, report: Reporter) ->
     return result
 
 
+class _BackgroundWriter:
+    """Writes each chunk's rows to the staging tables on a second thread while the next
+    chunk is generated (DuckDB releases the GIL): generation and compression overlap on
+    two cores. At most two chunks wait in memory."""
+
+    def __init__(self, wh: Warehouse):
+        self.wh = wh
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="cdp-stage-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            if batch is None:
+                return
+            if self.error is None:
+                try:
+                    self.wh.flush_stage(batch)
+                except BaseException as exc:  # reported to the generating thread
+                    self.error = exc
+
+    def put(self, batch) -> None:
+        if self.error is not None:
+            raise self.error
+        if batch:
+            self.queue.put(batch)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: Window, syncs: dict,
           report: Reporter) -> SyncResult:
     started = time.monotonic()
@@ -163,15 +201,20 @@ def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: W
     wh.ensure_meta()
     wh.ensure_raw_tables(connectors)
     last_report = [0.0]
+    writer = _BackgroundWriter(wh)
 
     def on_chunk(done: int, total: int, progress: Progress) -> None:
+        writer.put(wh.take_pending())
         now = time.monotonic()
         if done == total or now - last_report[0] > 5:
             last_report[0] = now
             report(f"  generated {done}/{total} chunks, {progress.total:,} rows, {now - started:.0f} s")
 
     try:
-        generate_window(cfg, window, wh.stage, connectors, on_chunk=on_chunk)
+        try:
+            generate_window(cfg, window, wh.stage, connectors, on_chunk=on_chunk)
+        finally:
+            writer.close()
         merged = wh.merge_staged(syncs, started_at)
     except BaseException:
         wh.drop_stage()

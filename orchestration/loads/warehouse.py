@@ -86,6 +86,7 @@ class Warehouse:
         self.con = con
         self.specs = raw_tables()
         self._staged: set[tuple[str, str]] = set()
+        self._pending: list[tuple[str, str, pa.Table]] = []
 
     # -- metadata --------------------------------------------------------------------------------
     def ensure_meta(self) -> None:
@@ -176,6 +177,7 @@ class Warehouse:
 
     def drop_stage(self) -> None:
         """Remove staging tables a sync left behind (after a failure)."""
+        self._pending.clear()
         rows = self.con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
         for schema, name in rows:
             if name.startswith(STAGE_PREFIX):
@@ -183,9 +185,32 @@ class Warehouse:
         self._staged.clear()
 
     def stage(self, source: str, table: str, data: pa.Table) -> None:
-        """Append generated rows to the staging copy of ``source.table``. Each append commits
-        on its own, so memory stays flat however large the sync; nothing is visible in the
-        raw table until :meth:`merge_staged`."""
+        """Buffer generated rows for the staging copy of ``source.table``;
+        :meth:`flush_stage` writes the buffer. Nothing is visible in the raw table until
+        :meth:`merge_staged`."""
+        self._pending.append((source, table, data))
+
+    def take_pending(self) -> list[tuple[str, str, pa.Table]]:
+        pending, self._pending = self._pending, []
+        return pending
+
+    def flush_stage(self, batch: list[tuple[str, str, pa.Table]] | None = None) -> None:
+        """Write buffered rows (or ``batch``) to the staging tables in one transaction: one
+        commit per chunk of people, so memory stays flat however large the sync and
+        commits stay few."""
+        batch = self.take_pending() if batch is None else batch
+        if not batch:
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for source, table, data in batch:
+                self._stage_now(source, table, data)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def _stage_now(self, source: str, table: str, data: pa.Table) -> None:
         schema, columns, ddl = self._target(source, table)
         stage = f"{q(schema)}.{q(STAGE_PREFIX + table)}"
         if (source, table) not in self._staged:
@@ -204,6 +229,7 @@ class Warehouse:
         """Move everything staged into the raw (and truth) tables and record the syncs, in one
         transaction. An empty target simply takes the staging table's place (a historical
         sync costs no second copy); otherwise rows are merged by load mode."""
+        self.flush_stage()
         merged: dict[tuple[str, str], int] = {}
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -275,7 +301,7 @@ class Warehouse:
     # -- reset ------------------------------------------------------------------------------------
     def drop_simulated(self) -> None:
         """Remove everything the simulator wrote (raw schemas, truth, ledger)."""
-        for source, tables in self.specs.items():
+        for tables in self.specs.values():
             schema = next(iter(tables.values())).schema
             self.con.execute(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE")
         for schema in (TRUTH_SCHEMA, META):

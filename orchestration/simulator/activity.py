@@ -244,7 +244,7 @@ class ChunkWorld:
     # -- orders ----------------------------------------------------------------------------
     @functools.cached_property
     def orders_and_lines(self) -> tuple[Orders, Lines]:
-        p, cfg = self.people, self.cfg
+        p = self.people
         who = [np.flatnonzero(p.first_order_at < NEVER)]
         when = [p.first_order_at[who[0]]]
         for k, e_lo, e_hi in self._epochs():

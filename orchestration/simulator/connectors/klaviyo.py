@@ -192,7 +192,6 @@ class Klaviyo:
         o = world.orders
         oid = np.where(order >= 0, order_id(pid[o.person[np.maximum(order, 0)]], o.number[np.maximum(order, 0)]), 0)
         value = np.where(order >= 0, o.total[np.maximum(order, 0)], np.nan)
-        subject_code = np.where(camp >= 0, camp, -1)
         flow_subjects = ["Welcome to Northwind Roasters", "You left something in your cart",
                          "Thanks for your order", "We miss you: 15% off your next bag"]
         subject = np.where(camp >= 0, self.campaign_subject[np.maximum(camp, 0)],

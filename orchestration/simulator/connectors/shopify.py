@@ -126,7 +126,7 @@ class Shopify:
 
     # -- per chunk ---------------------------------------------------------------------------
     def chunk_rows(self, world: ChunkWorld, window: Window, details: AccountDetails) -> dict[str, Rows]:
-        cfg, p, o, ln = self.cfg, world.people, world.orders, world.lines
+        cfg, p, o = self.cfg, world.people, world.orders
         pid = p.person_id
         account_created = world.shopify_account_created_at()
         has = account_created < NEVER

@@ -155,7 +155,6 @@ class Stripe:
         sat = np.r_[trial_end, cancel_req, s_end, inv.period_start, inv.period_start[failed] + 3600, inv.paid_at[failed]]
         keep = srec < n_sub
         srecs = Records(sub_id.to_numpy(zero_copy_only=False), pid[subs], s_start, None, srec[keep], sat[keep])
-        inv_pos = np.lexsort((inv.period, inv_cus))
 
         def period_of(idx, at):
             k = np.maximum((at - s_start[idx]) // month, 0)
