@@ -33,8 +33,18 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 echo "installing locked dependencies into $venv (first time: about a minute)"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+log="$venv/install.log"
+pip_install() {
+    # pip's output goes to a log, shown only if something fails.
+    "$venv/bin/python" -m pip install --disable-pip-version-check --no-input "$@" >>"$log" 2>&1 || {
+        grep -v '^WARNING: Location' "$log" >&2
+        echo "error: installing the dependencies failed (full log: $log)" >&2
+        exit 1
+    }
+}
+: >"$log"
+pip_install --no-deps -r requirements.lock
+pip_install --no-deps -e .
 # A compiled sqlglot extension breaks fakesnow; make sure none is left from an older set-up.
 "$venv/bin/python" -m pip uninstall --quiet --yes sqlglotc sqlglotrs >/dev/null 2>&1 || true
 touch "$stamp"
