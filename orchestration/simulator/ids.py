@@ -1,8 +1,10 @@
 """Vectorised identifiers in the shapes the real systems use.
 
 Every function takes numpy arrays and returns a ``pyarrow`` string array, so that
-millions of identifiers cost milliseconds. Identifiers that must be unique embed a
-serial number; random ones use 122 random bits (UUID v4).
+millions of identifiers cost milliseconds. An id is a function of what it identifies: a
+serial number (Salesforce) or a 64-bit hash of the thing (tokens, ULIDs, event UUIDs), so
+the same record gets the same id whenever it is generated. Anonymous ids are random UUID v4
+from the chunk's device stream.
 """
 
 from __future__ import annotations
@@ -64,43 +66,6 @@ def _prefix(prefix: str, n: int) -> np.ndarray:
     return np.tile(np.frombuffer(prefix.encode(), dtype=np.uint8), (n, 1))
 
 
-def serial_token(serial: np.ndarray, rng: np.random.Generator, prefix: str, random_width: int,
-                 serial_width: int, alphabet: np.ndarray = BASE62) -> pa.Array:
-    """``prefix`` + random characters + the serial in ``alphabet``: unique by construction.
-
-    Stripe ids (``cus_``, ``sub_``, ``in_``, ``ch_``) have this look.
-    """
-    n = len(serial)
-    rand = alphabet[rng.integers(0, len(alphabet), size=(n, random_width))]
-    chars = np.hstack([_prefix(prefix, n), rand, _scrambled_digits(serial, serial_width, alphabet)])
-    return _to_arrow(chars)
-
-
-def _scrambled_digits(values: np.ndarray, width: int, alphabet: np.ndarray) -> np.ndarray:
-    """Digits of ``values``, least significant first, each shifted by a fixed per-position
-    offset: still a bijection, but neighbouring serials no longer look sequential."""
-    base = len(alphabet)
-    v = values.astype(np.uint64).copy()
-    out = np.empty((len(v), width), dtype=np.uint8)
-    for i in range(width):
-        digit = (v % base).astype(np.int64)
-        v //= base
-        out[:, i] = alphabet[(digit + 17 * i + 29 * i * i) % base]
-    return out
-
-
-def ulid(times: np.ndarray, serial: np.ndarray, rng: np.random.Generator) -> pa.Array:
-    """26-character ULIDs (Klaviyo profile ids): 48-bit millisecond time + 80 bits.
-
-    The last 8 characters carry the serial so that ids are unique even within a millisecond.
-    """
-    n = len(times)
-    ms = (times.astype(np.int64) * 1000 + rng.integers(0, 1000, size=n)).astype(np.uint64)
-    time_part = _digits(ms, 10, CROCKFORD32)
-    rand = CROCKFORD32[rng.integers(0, 32, size=(n, 8))]
-    return _to_arrow(np.hstack([time_part, rand, _scrambled_digits(serial, 8, CROCKFORD32)]))
-
-
 def _salesforce_suffix(id15: np.ndarray) -> np.ndarray:
     """The 3-character case-safety suffix that turns a 15-character Salesforce id into 18."""
     table = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", dtype=np.uint8)
@@ -118,14 +83,6 @@ def salesforce_id(serial: np.ndarray, key_prefix: str) -> pa.Array:
     n = len(serial)
     body = np.hstack([_prefix(key_prefix + "5g00000", n), _digits(serial, 5, BASE62)])
     return _to_arrow(np.hstack([body, _salesforce_suffix(body)]))
-
-
-def base62_token(serial: np.ndarray, rng: np.random.Generator, width: int) -> pa.Array:
-    """Short opaque ids (Klaviyo events, metrics): random head, serial tail."""
-    n = len(serial)
-    serial_width = min(width - 2, 8)
-    head = BASE62[rng.integers(0, 62, size=(n, width - serial_width))]
-    return _to_arrow(np.hstack([head, _scrambled_digits(serial, serial_width, BASE62)]))
 
 
 def token_from_hash(h: np.ndarray, width: int = 11, alphabet: np.ndarray = BASE62, prefix: str = "") -> pa.Array:

@@ -18,18 +18,17 @@ from . import reference as ref
 from .calendar import DAY
 from .config import (
     ACCOUNT_P, AT_RISK_SUB, BUYER_PERSONAS, CHUNK_SIZE, CHURNED_HV, CONTACT_P, EPOCH_DAYS,
-    LEAD_P, NEVER, NEWCOMER_SHARE, NEWSLETTER_P, ONE_TIME, OPEN_RATE, ORDER_RATE,
-    PERSONA_SHARE, PROSPECT, REGULAR_SUB, REPEAT, SESSION_RATE, SUBSCRIBER_PERSONAS,
-    TICKET_RATE, VIP_SUB, SimulationConfig, hash_uniform, stream,
+    LEAD_P, NEVER, NEWCOMER_SHARE, NEWSLETTER_P, ONE_TIME, OPEN_RATE, PERSONA_SHARE, PROSPECT, REGULAR_SUB, REPEAT, SUBSCRIBER_PERSONAS,
+    TICKET_RATE, VIP_SUB, SimulationConfig, stream,
 )
 
 EXISTING, NEWCOMERS = 0, 1
 # Random-stream component numbers (part of the determinism contract).
 C_PEOPLE = 1
 
-# Device slots every person may have; web slots may get a new cookie (anonymous id).
+# Device slots every person may have (desktop web, mobile web, iOS app); web slots may get
+# a new cookie (anonymous id), phones are replaced or handed over.
 DESKTOP, MOBILE_WEB, IOS_APP = 0, 1, 2
-SLOT_KINDS = ("desktop_web", "mobile_web", "ios_app")
 
 
 @dataclass(frozen=True)
@@ -434,15 +433,3 @@ def open_probability(people: People, idx: np.ndarray, t: np.ndarray) -> np.ndarr
 def ticket_rate(people: People, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
     base = TICKET_RATE[people.persona[idx]]
     return np.where(t >= people.ticket_surge_at[idx], base * 8.0, base)
-
-
-def person_uniform(cfg: SimulationConfig, people: People, *keys) -> np.ndarray:
-    """Per-person draws that depend only on the person and ``keys``."""
-    return hash_uniform(cfg.seed, people.person_id, *keys)
-
-
-__all__ = [
-    "People", "ChunkSpec", "Address", "chunk_specs", "make_people", "open_probability",
-    "ticket_rate", "person_uniform", "SLOT_KINDS", "DESKTOP", "MOBILE_WEB", "IOS_APP",
-    "EXISTING", "NEWCOMERS", "ORDER_RATE", "SESSION_RATE",
-]

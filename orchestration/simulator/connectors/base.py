@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 
 from orchestration.lib.raw_tables import RawTable
 
-from ..calendar import DAY
 from ..config import NEVER, hash_uniform
 
 END_OF_TIME = 253_402_300_799  # 9999-12-31 23:59:59, Fivetran's open-ended _fivetran_end
@@ -89,7 +88,6 @@ class Rows:
     n: int
     person_id: np.ndarray | None = None
     record_id: object = None
-    extra: dict = field(default_factory=dict)
 
 
 def upsert_rows(records: Records, window: Window, salt: int) -> Rows:
@@ -132,14 +130,6 @@ def _hashable(values: np.ndarray) -> np.ndarray:
 
         return pd.util.hash_array(values, categorize=False).astype(np.int64)
     return values.astype(np.int64)
-
-
-def hash_str(value: str) -> int:
-    """A stable (process-independent) 63-bit hash of a string."""
-    h = 1469598103934665603
-    for byte in value.encode():
-        h = ((h ^ byte) * 1099511628211) & 0x7FFFFFFFFFFFFFFF
-    return h
 
 
 @dataclass(frozen=True)
@@ -219,7 +209,3 @@ def money_set(amount: np.ndarray, currency: str = "USD") -> pa.Array:
     return pc.binary_join_element_wise(
         '{"shop_money":{"amount":"', a, f'","currency_code":"{currency}"}},"presentment_money":{{"amount":"',
         a, f'","currency_code":"{currency}"}}}}', "")
-
-
-def days(t: np.ndarray) -> np.ndarray:
-    return (t // DAY).astype(np.int64)
