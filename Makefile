@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README):
 #   make demo   set everything up, generate 10,000 people, load them, build, summarise
 #   make test   set everything up, lint the SQL, run every test
-.PHONY: setup demo test lint pytest clean
+.PHONY: setup demo test lint pytest dagster clean
 
 VENV := .venv
 STAMP := $(VENV)/.cdp-installed
@@ -22,6 +22,10 @@ pytest: setup
 	$(VENV)/bin/python -m pytest
 
 test: lint pytest
+
+# The Dagster UI on http://localhost:3000, with the instance settings in orchestration/dagster_home.
+dagster: setup
+	DAGSTER_HOME=$(CURDIR)/orchestration/dagster_home $(VENV)/bin/dagster dev
 
 clean:
 	rm -rf $(VENV) target logs data .pytest_cache

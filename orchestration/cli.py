@@ -30,7 +30,7 @@ def _fail_cleanly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (WarehouseError, DbtConfigError, ValueError) as exc:
+        except (WarehouseError, DbtConfigError, ValueError, OverflowError) as exc:
             raise CdpError(str(exc)) from exc
 
     return wrapper
@@ -90,11 +90,7 @@ def generate(profiles, seed, as_of, reset, increment, hours):
     from orchestration.loads.sync import advance, start_simulation
 
     path = settings.duckdb_path()
-    if seed < 0:
-        raise CdpError(f"--seed must be zero or a positive whole number, got {seed}")
     if increment:
-        if not hours > 0:
-            raise CdpError(f"--hours must be a positive number of hours, got {hours}")
         result = advance(path, hours, report=_report)
     else:
         result = start_simulation(path, seed, profiles, as_of, reset=reset, report=_report)

@@ -86,7 +86,7 @@ def test_generate_increment_and_refusal_to_overwrite(tmp_path):
     con.close()
     inc = run(["generate", "--increment", "--hours", "48"], env)
     assert inc.returncode == 0, inc.stderr
-    assert "clock advanced to 2026-02-03 00:00 UTC" in inc.stdout
+    assert "clock advancing to 2026-02-03 00:00 UTC" in inc.stdout
 
 
 @pytest.mark.slow
@@ -103,3 +103,11 @@ def test_demo_generates_builds_and_summarises(tmp_path):
     again = run(["demo", "--profiles", "500", "--as-of", "2026-04-01"], env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "replacing the previous simulation" in again.stdout
+
+
+def test_increment_without_a_warehouse_creates_nothing(tmp_path):
+    path = tmp_path / "w.duckdb"
+    _one_line_error(run(["generate", "--increment"], {"CDP_DUCKDB_PATH": str(path)}), "does not exist", "cdp generate")
+    _one_line_error(run(["generate", "--increment", "--hours", "inf"], {"CDP_DUCKDB_PATH": str(path)}), "--hours")
+    _one_line_error(run(["generate", "--seed", str(2 ** 64)], {"CDP_DUCKDB_PATH": str(path)}), "--seed")
+    assert not path.exists()

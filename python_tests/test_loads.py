@@ -170,3 +170,101 @@ def test_bad_input_is_refused_before_anything_changes(copy_of_warehouse, tmp_pat
     with pytest.raises(WarehouseError, match="cannot open warehouse"):
         syncs.start_simulation(junk, 1, 100, None, report=lambda m: None)
     assert junk.read_text() == "not a database"
+
+
+SYNC_STAMPS = {"_fivetran_synced", "uuid_ts"}
+
+
+def _contents(path) -> dict:
+    """Every raw and truth table's rows, without the sync stamps (which say *when* a row
+    was written, not what it holds)."""
+    out = {}
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for source, tables in raw_tables().items():
+            for name, spec in tables.items():
+                cols = ", ".join(f'"{c}"' for c in spec.column_names if c not in SYNC_STAMPS)
+                out[(source, name)] = con.execute(f"select {cols} from {spec.qualified} order by all").fetchall()
+        for name in ("persons", "record_persons", "devices"):
+            out[("_truth", name)] = con.execute(f"select * from _truth.{name} order by all").fetchall()
+    finally:
+        con.close()
+    return out
+
+
+def test_many_small_syncs_land_what_one_big_sync_lands(tmp_path):
+    """Syncing every few minutes (shorter than any jitter) ends in exactly the state one
+    historical sync up to the same clock lands: updates, history versions and late events
+    included, nothing lost or rolled back."""
+    steps = [0.1, 0.1, 0.05, 6, 24 * 20, 0.2]
+    small = tmp_path / "small.duckdb"
+    syncs.start_simulation(small, 4, 600, "2026-01-10", report=lambda m: None)
+    for hours in steps:
+        syncs.advance(small, hours, report=lambda m: None)
+    big = tmp_path / "big.duckdb"
+    syncs.start_simulation(big, 4, 600, "2026-01-10", report=lambda m: None, run_syncs=False)
+    syncs.advance_clock(big, sum(steps))
+    syncs.sync(big, report=lambda m: None)
+    a, b = _contents(small), _contents(big)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("profiles", [1, 10, 40])
+def test_tiny_simulations_survive_months_of_increments(tmp_path, profiles):
+    path = tmp_path / "tiny.duckdb"
+    syncs.start_simulation(path, 9, profiles, "2026-01-10", report=lambda m: None)
+    for hours in (24, 24 * 30, 24 * 100):
+        syncs.advance(path, hours, report=lambda m: None)
+    with open_warehouse(path) as wh:
+        assert wh.last_sync("segment")[0] == 4
+
+
+def test_a_failed_increment_leaves_the_clock_where_it_was(copy_of_warehouse, monkeypatch):
+    with open_warehouse(copy_of_warehouse) as wh:
+        clock = wh.simulation().clock
+    monkeypatch.setattr(syncs, "generate_window", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    with pytest.raises(RuntimeError):
+        syncs.advance(copy_of_warehouse, 24, report=lambda m: None)
+    with open_warehouse(copy_of_warehouse) as wh:
+        assert wh.simulation().clock == clock
+        assert not [r for r in wh.con.execute("select table_name from information_schema.tables").fetchall()
+                    if r[0].startswith("_cdp_stage__")]
+
+
+def test_duplicate_keys_in_a_sync_are_refused(copy_of_warehouse, monkeypatch):
+    """A generator bug that repeats a key fails the sync loudly instead of landing twice."""
+    syncs.advance_clock(copy_of_warehouse, 24)
+    before = _fingerprint(copy_of_warehouse)
+    real = syncs.generate_window
+
+    def doubled(cfg, window, sink, connectors, **kw):
+        def twice(source, table, data):
+            sink(source, table, data)
+            if (source, table) == ("shopify", "order"):
+                sink(source, table, data)
+        return real(cfg, window, twice, connectors, **kw)
+
+    monkeypatch.setattr(syncs, "generate_window", doubled)
+    with pytest.raises(WarehouseError, match="duplicated keys"):
+        syncs.sync(copy_of_warehouse, ["shopify"], report=lambda m: None)
+    assert _fingerprint(copy_of_warehouse) == before
+
+
+def test_out_of_range_input_is_refused_before_anything_changes(copy_of_warehouse, tmp_path):
+    before = _fingerprint(copy_of_warehouse)
+    with pytest.raises(ValueError, match="--seed"):
+        syncs.start_simulation(copy_of_warehouse, 2 ** 64, 100, None, reset=True, report=lambda m: None)
+    with pytest.raises(ValueError, match="--as-of must be between"):
+        syncs.start_simulation(copy_of_warehouse, 1, 100, "9999-12-01", reset=True, report=lambda m: None)
+    with pytest.raises(ValueError, match="--as-of must be between"):
+        syncs.start_simulation(copy_of_warehouse, 1, 100, "1960-01-01", reset=True, report=lambda m: None)
+    for hours in (float("inf"), float("nan"), 1e9):
+        with pytest.raises(ValueError, match="--hours"):
+            syncs.advance(copy_of_warehouse, hours, report=lambda m: None)
+    assert _fingerprint(copy_of_warehouse) == before
+    missing = tmp_path / "nowhere.duckdb"
+    with pytest.raises(WarehouseError, match="does not exist"):
+        syncs.advance(missing, 24, report=lambda m: None)
+    assert not missing.exists()

@@ -16,6 +16,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration import settings
+from orchestration.loads.resources import WarehouseResource
 
 from .project import dbt_env, ensure_manifest
 
@@ -38,8 +39,11 @@ ensure_manifest()
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project,
             dagster_dbt_translator=CdpTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
             pool="duckdb_warehouse")
-def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    os.environ.update(dbt_env(dbt.target or settings.dbt_target()))
+def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    target = dbt.target or settings.dbt_target()
+    os.environ.update(dbt_env(target))
+    if target == "dev":  # dbt builds on the same file the loads wrote
+        os.environ["CDP_DUCKDB_PATH"] = str(warehouse.path)
     yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -9,6 +9,7 @@ its historical sync: everything up to the clock.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import queue
 import threading
 import time
@@ -38,7 +39,7 @@ def _secs(value: dt.datetime) -> int:
 
 @dataclass
 class SyncResult:
-    rows: dict = field(default_factory=dict)          # (source, table) -> rows merged
+    rows: dict = field(default_factory=dict)          # (source, table) -> rows inserted or replaced
     windows: dict = field(default_factory=dict)       # connector -> (sync_no, lo, hi)
     seconds: float = 0.0
 
@@ -61,6 +62,7 @@ def start_simulation(path: Path, seed: int, profiles: int, as_of: str | dt.date 
     historical sync. A warehouse that already holds data is only replaced with ``reset``,
     except that a simulation the demo created may be replaced by the demo."""
     cfg = SimulationConfig.create(seed, profiles, as_of)  # validates before touching the warehouse
+    cfg.calendar()  # and the calendar it needs
     with open_warehouse(path) as wh:
         existing = wh.simulation()
         if existing is not None and not reset and not (created_by == "demo" and existing.created_by == "demo"):
@@ -90,25 +92,39 @@ def start_simulation(path: Path, seed: int, profiles: int, as_of: str | dt.date 
         return _sync(wh, cfg, CONNECTORS, report)
 
 
-def advance(path: Path, hours: float, report: Reporter = print) -> SyncResult:
-    """Move the simulation clock forward and sync every connector up to it."""
-    if not hours > 0:
+def _check_hours(hours: float) -> None:
+    if isinstance(hours, bool) or not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
         raise ValueError(f"--hours must be a positive number of hours, got {hours!r}")
-    with open_warehouse(path) as wh:
+
+
+def _new_clock(wh: Warehouse, cfg: SimulationConfig, hours: float) -> dt.datetime:
+    """The clock ``hours`` later, refusing what the simulated calendar cannot hold."""
+    _check_hours(hours)
+    clock = wh.simulation().clock
+    end = _ts(cfg.calendar().end)
+    if hours > (end - clock).total_seconds() / 3600:
+        raise ValueError(f"--hours {hours:g} would move the clock past the end of the simulated calendar "
+                         f"({end:%Y-%m-%d}); start a newer simulation with --reset --as-of")
+    return clock + dt.timedelta(hours=hours)
+
+
+def advance(path: Path, hours: float, report: Reporter = print) -> SyncResult:
+    """Move the simulation clock forward and sync every connector up to it. The clock moves
+    in the same transaction as the data: a failed increment leaves both as they were."""
+    _check_hours(hours)
+    with open_warehouse(path, must_exist=True) as wh:
         cfg = _config(wh)
-        clock = wh.simulation().clock + dt.timedelta(hours=hours)
-        wh.advance_clock(clock)
-        report(f"clock advanced to {clock:%Y-%m-%d %H:%M} UTC")
-        return _sync(wh, cfg, CONNECTORS, report)
+        clock = _new_clock(wh, cfg, hours)
+        report(f"clock advancing to {clock:%Y-%m-%d %H:%M} UTC")
+        return _sync(wh, cfg, CONNECTORS, report, clock=clock)
 
 
 def advance_clock(path: Path, hours: float) -> dt.datetime:
     """Move the clock only (Dagster's simulation asset); connectors sync separately."""
-    if not hours > 0:
-        raise ValueError(f"hours must be positive, got {hours!r}")
-    with open_warehouse(path) as wh:
-        _config(wh)
-        clock = wh.simulation().clock + dt.timedelta(hours=hours)
+    _check_hours(hours)
+    with open_warehouse(path, must_exist=True) as wh:
+        cfg = _config(wh)
+        clock = _new_clock(wh, cfg, hours)
         wh.advance_clock(clock)
         return clock
 
@@ -119,37 +135,45 @@ def sync(path: Path, connectors: Iterable[str] = CONNECTORS, report: Reporter = 
     unknown = sorted(set(connectors) - set(CONNECTORS))
     if unknown:
         raise ValueError(f"unknown connector(s) {', '.join(unknown)}; choose from {', '.join(CONNECTORS)}")
-    with open_warehouse(path) as wh:
+    with open_warehouse(path, must_exist=True) as wh:
         return _sync(wh, _config(wh), connectors, report)
 
 
 def replay(path: Path, connector: str, sync_no: int, report: Reporter = print) -> SyncResult:
     """Land a past sync window of one connector again (it must change nothing)."""
-    with open_warehouse(path) as wh:
+    with open_warehouse(path, must_exist=True) as wh:
         cfg = _config(wh)
         lo, hi = wh.sync_window(connector, sync_no)
         window = Window(INITIAL_LO if lo is None else _secs(lo), _secs(hi), cfg.seed)
-        return _land(wh, cfg, [connector], window, {}, report)
+        return _land(wh, cfg, [connector], window, {}, None, report)
 
 
-def _sync(wh: Warehouse, cfg: SimulationConfig, connectors, report: Reporter) -> SyncResult:
-    clock = _secs(wh.simulation().clock)
+def _sync(wh: Warehouse, cfg: SimulationConfig, connectors, report: Reporter,
+          clock: dt.datetime | None = None) -> SyncResult:
+    """Sync ``connectors`` up to ``clock`` (default: the stored clock; a new clock is stored
+    with the last group's data)."""
+    new_clock = clock
+    until = _secs(clock or wh.simulation().clock)
     groups: dict[int, list[str]] = {}
     syncs = {}
     for c in connectors:
         last_no, last_end = wh.last_sync(c)
         lo = INITIAL_LO if last_end is None else _secs(last_end)
-        if lo >= clock:
+        if lo >= until:
             continue
         groups.setdefault(lo, []).append(c)
-        syncs[c] = (last_no + 1, None if last_end is None else last_end, _ts(clock))
+        syncs[c] = (last_no + 1, last_end, _ts(until))
     result = SyncResult()
     if not groups:
+        if new_clock is not None:
+            wh.advance_clock(new_clock)
         report("every connector is up to date with the clock")
         return result
-    for lo, group in sorted(groups.items()):
-        window = Window(lo, clock, cfg.seed)
-        part = _land(wh, cfg, group, window, {c: syncs[c] for c in group}, report)
+    ordered = sorted(groups.items())
+    for i, (lo, group) in enumerate(ordered):
+        window = Window(lo, until, cfg.seed)
+        last = i == len(ordered) - 1
+        part = _land(wh, cfg, group, window, {c: syncs[c] for c in group}, new_clock if last else None, report)
         result.rows.update(part.rows)
         result.windows.update(part.windows)
         result.seconds += part.seconds
@@ -159,12 +183,14 @@ def _sync(wh: Warehouse, cfg: SimulationConfig, connectors, report: Reporter) ->
 class _BackgroundWriter:
     """Writes each chunk's rows to the staging tables on a second thread while the next
     chunk is generated (DuckDB releases the GIL): generation and compression overlap on
-    two cores. At most two chunks wait in memory."""
+    two cores. At most four chunks are in memory: two queued, one being written, one being
+    generated."""
 
     def __init__(self, wh: Warehouse):
         self.wh = wh
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
+        self.stopping = False
         self.thread = threading.Thread(target=self._run, name="cdp-stage-writer", daemon=True)
         self.thread.start()
 
@@ -173,7 +199,7 @@ class _BackgroundWriter:
             batch = self.queue.get()
             if batch is None:
                 return
-            if self.error is None:
+            if self.error is None and not self.stopping:
                 try:
                     self.wh.flush_stage(batch)
                 except BaseException as exc:  # reported to the generating thread
@@ -185,21 +211,36 @@ class _BackgroundWriter:
         if batch:
             self.queue.put(batch)
 
-    def close(self) -> None:
+    def close(self, abandon: bool = False) -> None:
+        """Wait for the writer to finish (dropping queued work if ``abandon``). Only after
+        this returns may another thread use the connection again."""
+        self.stopping = self.stopping or abandon
+        if abandon:
+            while True:
+                try:
+                    self.queue.get_nowait()
+                except queue.Empty:
+                    break
         self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
+        while self.thread.is_alive():
+            try:
+                self.thread.join()
+            except KeyboardInterrupt:  # a second Ctrl-C must not leave the writer running
+                self.stopping = True
+        if self.error is not None and not abandon:
             raise self.error
 
 
 def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: Window, syncs: dict,
-          report: Reporter) -> SyncResult:
+          clock: dt.datetime | None, report: Reporter) -> SyncResult:
     started = time.monotonic()
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    label = "historical sync" if window.lo == INITIAL_LO else f"sync of ({_ts(window.lo):%Y-%m-%d %H:%M}, {_ts(window.hi):%Y-%m-%d %H:%M}]"
+    label = "historical sync" if window.lo == INITIAL_LO else \
+        f"sync of ({_ts(window.lo):%Y-%m-%d %H:%M}, {_ts(window.hi):%Y-%m-%d %H:%M}]"
     report(f"{', '.join(connectors)}: {label} for {cfg.profiles:,} people (seed {cfg.seed})")
     wh.ensure_meta()
     wh.ensure_raw_tables(connectors)
+    wh.drop_stage()  # leftovers of a run that was killed
     last_report = [0.0]
     writer = _BackgroundWriter(wh)
 
@@ -213,9 +254,11 @@ def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: W
     try:
         try:
             generate_window(cfg, window, wh.stage, connectors, on_chunk=on_chunk)
-        finally:
-            writer.close()
-        merged = wh.merge_staged(syncs, started_at)
+        except BaseException:
+            writer.close(abandon=True)
+            raise
+        writer.close()
+        merged = wh.merge_staged(syncs, started_at, clock=clock)
     except BaseException:
         wh.drop_stage()
         raise

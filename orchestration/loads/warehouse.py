@@ -48,9 +48,11 @@ class Simulation:
     created_by: str
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, read_only: bool = False, must_exist: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file with errors a user can act on."""
     path = Path(path)
+    if must_exist and not path.exists():
+        raise WarehouseError(f"warehouse {path} does not exist; run `cdp generate` first or set CDP_DUCKDB_PATH")
     if path.exists() and path.is_dir():
         raise WarehouseError(f"warehouse path {path} is a directory; set CDP_DUCKDB_PATH to a file such as {path / 'cdp.duckdb'}")
     parent = path.parent
@@ -225,14 +227,18 @@ class Warehouse:
             self.con.unregister("_cdp_incoming")
 
     def merge_staged(self, syncs: dict[str, tuple[int, dt.datetime | None, dt.datetime]],
-                     started_at: dt.datetime) -> dict[tuple[str, str], int]:
-        """Move everything staged into the raw (and truth) tables and record the syncs, in one
-        transaction. An empty target simply takes the staging table's place (a historical
-        sync costs no second copy); otherwise rows are merged by load mode."""
+                     started_at: dt.datetime, clock: dt.datetime | None = None) -> dict[tuple[str, str], int]:
+        """Move everything staged into the raw (and truth) tables, record the syncs and (if
+        given) the new simulation clock, in one transaction. An empty target simply takes
+        the staging table's place (a historical sync costs no second copy); otherwise rows
+        are merged by load mode. Returns the rows inserted or replaced per table."""
         self.flush_stage()
+        self._check_staged_keys()
         merged: dict[tuple[str, str], int] = {}
         self.con.execute("BEGIN TRANSACTION")
         try:
+            if clock is not None:
+                self.advance_clock(clock)
             for source, table in sorted(self._staged):
                 schema, columns, _ = self._target(source, table)
                 if source == TRUTH_SCHEMA:
@@ -264,6 +270,22 @@ class Warehouse:
         self.con.execute("CHECKPOINT")
         return merged
 
+    def _key(self, source: str, table: str) -> tuple[str, ...]:
+        return TRUTH_KEYS[table] if source == TRUTH_SCHEMA else self.specs[source][table].primary_key
+
+    def _check_staged_keys(self) -> None:
+        """A sync must not carry two rows for one key: that would be a generator bug, and
+        the two load paths (swap, merge) would keep different rows. Fail loudly instead."""
+        for source, table in sorted(self._staged):
+            schema, _, _ = self._target(source, table)
+            keys = ", ".join(q(k) for k in self._key(source, table))
+            dupes = self.con.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {q(schema)}.{q(STAGE_PREFIX + table)} "
+                f"GROUP BY {keys} HAVING count(*) > 1)").fetchone()[0]
+            if dupes:
+                raise WarehouseError(f"a sync produced {dupes} duplicated keys ({keys}) for {source}.{table}; "
+                                     f"nothing was landed")
+
     def _is_empty(self, target: str) -> bool:
         return not self.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {target} LIMIT 1)").fetchone()[0]
 
@@ -275,7 +297,7 @@ class Warehouse:
         return cols(a) == cols(b)
 
     def _merge(self, schema, table, stage, columns, key, mode, order_col) -> int:
-        """Merge a staged table into its target.
+        """Merge a staged table into its target; returns the rows inserted or replaced.
 
         upsert and history: a staged row replaces the target row with the same key unless
         the target's row was written by a later sync (``order_col``), so landing an older
@@ -283,20 +305,16 @@ class Warehouse:
         """
         target = f"{q(schema)}.{q(table)}"
         cols = ", ".join(q(c) for c in columns)
-        keys = ", ".join(q(k) for k in key)
         match = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key)
-        order = f"ORDER BY {q(order_col)} DESC" if order_col else ""
-        n = self.con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
-        incoming = f"(SELECT * FROM {stage} QUALIFY row_number() OVER (PARTITION BY {keys} {order}) = 1)"
         if mode != "append":
             newer = f" AND s.{q(order_col)} >= t.{q(order_col)}" if order_col else ""
-            self.con.execute(f"DELETE FROM {target} t USING {incoming} s WHERE {match}{newer}")
+            self.con.execute(f"DELETE FROM {target} t USING {stage} s WHERE {match}{newer}")
         # Insert what the target does not hold (new keys, and the rows just replaced).
-        self.con.execute(f"""
+        inserted = self.con.execute(f"""
             INSERT INTO {target} ({cols})
-            SELECT {cols} FROM {incoming} s
-            WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})""")
-        return n
+            SELECT {cols} FROM {stage} s
+            WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})""").fetchone()[0]
+        return inserted
 
     # -- reset ------------------------------------------------------------------------------------
     def drop_simulated(self) -> None:
@@ -326,8 +344,8 @@ def _utcnow() -> dt.datetime:
 
 
 @contextmanager
-def open_warehouse(path: Path, read_only: bool = False):
-    con = connect(path, read_only=read_only)
+def open_warehouse(path: Path, read_only: bool = False, must_exist: bool = False):
+    con = connect(path, read_only=read_only, must_exist=must_exist)
     try:
         yield Warehouse(con)
     finally:

@@ -1,7 +1,7 @@
 """Simulation parameters and the determinism contract.
 
 The simulated world is a pure function of ``(seed, profiles, as_of)``: the same three
-values give byte-identical raw tables on any machine. People are generated in fixed
+values give identical raw table contents on any machine (with the locked library versions). People are generated in fixed
 chunks of :data:`CHUNK_SIZE` (part of the contract: changing it changes the data), and
 recurring activity in fixed 30-day epochs, each chunk and epoch from its own random
 stream, so that any time window can be produced without generating anything after it.
@@ -22,6 +22,9 @@ HISTORY_DAYS = 730
 # The calendar reaches this far past ``as_of`` so that increments can run for years.
 FUTURE_DAYS = 5 * 365
 NEVER = np.iinfo(np.int64).max // 4  # "no such time": far beyond any calendar
+# The simulated calendar must fit comfortably in 64-bit seconds and in DuckDB timestamps.
+MIN_AS_OF = dt.date(2000, 1, 1)
+MAX_AS_OF = dt.date(2199, 12, 31)
 
 # Newcomers per 30 days after as_of, as a share of the initial population.
 NEWCOMERS_PER_EPOCH = 0.03
@@ -69,8 +72,8 @@ class SimulationConfig:
     def create(seed: int, profiles: int, as_of: dt.date | dt.datetime | str | None) -> "SimulationConfig":
         if isinstance(profiles, bool) or not isinstance(profiles, int) or profiles < 1:
             raise ValueError(f"--profiles must be a positive whole number, got {profiles!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"--seed must be a non-negative whole number, got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+            raise ValueError(f"--seed must be a whole number from 0 to 2^63-1, got {seed!r}")
         if as_of is None:
             day = dt.datetime.now(dt.timezone.utc).date()
         elif isinstance(as_of, str):
@@ -82,6 +85,8 @@ class SimulationConfig:
             day = as_of.date()
         else:
             day = as_of
+        if not MIN_AS_OF <= day <= MAX_AS_OF:
+            raise ValueError(f"--as-of must be between {MIN_AS_OF} and {MAX_AS_OF}, got {day}")
         epoch_day = (day - dt.date(1970, 1, 1)).days
         return SimulationConfig(seed=seed, profiles=profiles, as_of=epoch_day * DAY)
 

@@ -78,7 +78,10 @@ def _connector(name: str, cfg: SimulationConfig):
 
 def generate_window(cfg: SimulationConfig, window: Window, sink: Sink,
                     connectors: Iterable[str] = CONNECTORS, truth: bool = True,
-                    on_chunk: Callable[[int, int, Progress], None] | None = None) -> Progress:
+                    on_chunk: Callable[[int, int, Progress], None] | None = None,
+                    horizon: int | None = None) -> Progress:
+    """Hand ``sink`` every row the connectors deliver for ``window``. The world is built up
+    to ``horizon`` (default: the window's end); what a window delivers must not depend on it."""
     connectors = tuple(connectors)
     specs_by_source = raw_tables()
     progress = Progress()
@@ -113,7 +116,7 @@ def generate_window(cfg: SimulationConfig, window: Window, sink: Sink,
 
     specs = chunk_specs(cfg, window.hi)
     for i, spec in enumerate(specs):
-        world = ChunkWorld.build(cfg, spec, window.hi)
+        world = ChunkWorld.build(cfg, spec, max(window.hi, horizon or window.hi))
         details = AccountDetails(cfg, world) if {"shopify", "klaviyo", "segment"} & set(connectors) else None
         form_email = newsletter_email(cfg, world.people) if {"klaviyo", "segment"} & set(connectors) else None
         for name, conn in instances.items():

@@ -34,9 +34,11 @@ class Window:
     seed: int
 
     def synced_at(self, *keys) -> np.ndarray:
-        """``_fivetran_synced``: a few minutes after the window closes, per record."""
-        spread = 3600 if self.lo < 0 else 900
-        return self.hi + 60 + (hash_uniform(self.seed, self.hi, *keys, 7) * spread).astype(np.int64)
+        """``_fivetran_synced`` (and Segment's ``uuid_ts``): within the second after the window
+        closes, spread over its microseconds per record. Window ends are whole seconds, so
+        every row of a later sync is stamped later than every row of an earlier one, which
+        is what lets a merge keep the newest state of a record."""
+        return self.hi + hash_uniform(self.seed, self.hi, *keys, 7) * 0.999 + 0.0005
 
     def contains(self, t: np.ndarray) -> np.ndarray:
         return (t > self.lo) & (t <= self.hi)
@@ -179,6 +181,9 @@ def _to_arrow(values, typ: pa.DataType, n: int, where: str) -> pa.Array:
     if len(values) != n:
         raise ValueError(f"{where}: {len(values)} values for {n} rows")
     if pa.types.is_timestamp(typ):
+        if values.dtype.kind == "f":  # seconds with a fraction (sync stamps)
+            micros = np.round(values * 1_000_000).astype(np.int64)
+            return pa.array(micros, type=pa.int64()).cast(typ)
         v = values.astype(np.int64)
         mask = v >= NEVER
         micros = np.where(mask, 0, v) * 1_000_000

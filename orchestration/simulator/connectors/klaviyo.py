@@ -188,10 +188,16 @@ class Klaviyo:
         ev_person = ee.person[m]
         metric, at = ee.metric[m], ee.at[m]
         camp, flow, order = ee.campaign[m], ee.flow[m], ee.order[m]
-        eh = hash64(cfg.seed, pid[ev_person], metric, at, camp, flow, order, H_EVENT)
         o = world.orders
-        oid = np.where(order >= 0, order_id(pid[o.person[np.maximum(order, 0)]], o.number[np.maximum(order, 0)]), 0)
-        value = np.where(order >= 0, o.total[np.maximum(order, 0)], np.nan)
+        has_order = (order >= 0) & (len(o.person) > 0)
+        oi = np.where(has_order, order, 0)
+        if len(o.person):
+            oid = np.where(has_order, order_id(pid[o.person[oi]], o.number[oi]), 0)
+            value = np.where(has_order, o.total[oi], np.nan)
+        else:
+            oid, value = np.zeros(len(m), dtype=np.int64), np.full(len(m), np.nan)
+        # The event id hashes what the event is (the order by its id, not its position).
+        eh = hash64(cfg.seed, pid[ev_person], metric, at, camp, flow, oid, H_EVENT)
         flow_subjects = ["Welcome to Northwind Roasters", "You left something in your cart",
                          "Thanks for your order", "We miss you: 15% off your next bag"]
         subject = np.where(camp >= 0, self.campaign_subject[np.maximum(camp, 0)],

@@ -90,7 +90,9 @@ class Segment:
         n = len(m)
         skew = np.where(app, (hash_uniform(cfg.seed, s.device_row[sess], H_SKEW) * 180).astype(np.int64) - 90, 0)
 
-        ids = uuid_from_hashes(hash64(cfg.seed, pid, start, rank, H_ID1), hash64(cfg.seed, pid, start, rank, H_ID2))
+        kind = s.kind[sess]
+        ids = uuid_from_hashes(hash64(cfg.seed, pid, start, kind, rank, H_ID1),
+                               hash64(cfg.seed, pid, start, kind, rank, H_ID2))
         ids = pc.if_else(pa.array(app), pc.utf8_upper(ids), ids)  # the iOS library sends upper case
         device_row = s.device_row[sess]
         anon = pc.take(world.anonymous_ids, pa.array(world.anon_source_row[device_row]))
@@ -231,7 +233,7 @@ class Segment:
         event_texts = [EVENT_TEXT.get(t) for t in range(max(EVENT_TEXT) + 1)]
         ev = {"event": Coded(etype, event_names), "event_text": Coded(etype, event_texts)}
         select(is_track, ev, "tracks", True)
-        props = self._properties(world, m, etype, sess, newsletter_email, person)
+        props = self._properties(world, m, etype, sess, newsletter_email, person, (pid, start, kind, rank))
         for t in TRACK_TYPES:
             extra = dict(ev)
             extra.update(props.get(t, {}))
@@ -251,8 +253,11 @@ class Segment:
             }, len(who), p.person_id[who], pc.cast(pa.array(uid), pa.string()))
         return out
 
-    def _properties(self, world, m, etype, sess, newsletter_email, person) -> dict:
-        """Event properties for the rows ``m`` of ``world.events``, per event type."""
+    def _properties(self, world, m, etype, sess, newsletter_email, person, identity) -> dict:
+        """Event properties for the rows ``m`` of ``world.events``, per event type.
+        ``identity`` is (person id, session start, session kind, rank in session): what
+        per-event draws hash, so they do not depend on positions in this chunk's arrays."""
+        pid, start, kind, rank = identity
         cfg, e, s, o, ln = self.cfg, world.events, world.sessions, world.orders, world.lines
         products = ref.products()
         n = len(m)
@@ -264,7 +269,7 @@ class Segment:
         var_offset = np.r_[0, np.cumsum([len(v) for v in products.variants])[:-1]]
         var_code = np.where(prod >= 0, var_offset[pr] + np.minimum(var, np.array([len(v) for v in products.variants])[pr] - 1), -1)
         price = np.where(prod >= 0, products.price[pr], np.nan)
-        quantity = np.where(line >= 0, ln.quantity[np.maximum(line, 0)], 1)
+        quantity = np.where(line >= 0, _gather(ln.quantity, line, 1), 1)
         prod_code = np.where(prod >= 0, pr, -1)
         product_cols = {
             "product_id": Coded(prod_code, [str(x) for x in product_id(products.key)]),
@@ -276,17 +281,18 @@ class Segment:
             "image_url": Coded(prod_code, [f"https://cdn.northwindroasters.com/products/{k}.jpg" for k in products.key]),
         }
         viewed = dict(product_cols, quantity=np.ones(n, dtype=np.int64), currency="USD", value=price,
-                      position=1 + (hash_uniform(cfg.seed, sess, m, 5) * 12).astype(np.int64))
+                      position=1 + (hash_uniform(cfg.seed, pid, start, kind, rank, 5) * 12).astype(np.int64))
         added = dict(product_cols, quantity=quantity,
-                     cart_id=pc.cast(pa.array(hash64(cfg.seed, sess, 9).astype(np.int64) & 0xFFFFFFFFFFFF), pa.string()),
-                     position=1 + (hash_uniform(cfg.seed, sess, m, 6) * 12).astype(np.int64))
+                     cart_id=pc.cast(pa.array(hash64(cfg.seed, pid, start, 9).astype(np.int64) & 0xFFFFFFFFFFFF),
+                                     pa.string()),
+                     position=1 + (hash_uniform(cfg.seed, pid, start, kind, rank, 6) * 12).astype(np.int64))
 
         # Orders: totals and the products array (JSON, as Segment stores arrays).
         order = np.where(s.kind[sess] == PURCHASE, s.order[sess], -1)
         has_order = order >= 0
         oi = np.maximum(order, 0)
-        pid_o = world.people.person_id[o.person[oi]]
-        oid = np.where(has_order, order_id(pid_o, o.number[oi]), 0)
+        pid_o = world.people.person_id[_gather(o.person, oi, 0)]
+        oid = np.where(has_order, order_id(pid_o, _gather(o.number, oi, 0)), 0)
         products_json = np.full(n, None, dtype=object)
         need = np.flatnonzero(has_order & np.isin(etype, [E_CHECKOUT_STARTED, E_ORDER_COMPLETED]))
         # Segment stores arrays as JSON text; one item string per product and variant.
@@ -304,25 +310,33 @@ class Segment:
         cart_value = np.zeros(len(s.person))
         adds = np.flatnonzero(e.type == E_PRODUCT_ADDED)
         np.add.at(cart_value, e.session[adds], np.where(e.product[adds] >= 0, products.price[np.maximum(e.product[adds], 0)], 0))
-        value = np.where(has_order, o.subtotal[oi], cart_value[sess])
-        coupon = np.where(has_order, o.discount_code[oi], None)
+        value = np.where(has_order, _gather(o.subtotal, oi, np.nan), cart_value[sess])
+        coupon = np.where(has_order, _gather(o.discount_code, oi, None), None)
         order_cols = {
             "order_id": np.where(has_order, oid.astype(str).astype(object), None),
-            "revenue": np.where(has_order, np.round(o.subtotal[oi] - o.discount[oi], 2), value),
-            "shipping": np.where(has_order, o.shipping[oi], np.nan),
-            "tax": np.where(has_order, o.tax[oi], np.nan),
-            "discount": np.where(has_order, o.discount[oi], np.nan),
+            "revenue": np.where(has_order, np.round(_gather(o.subtotal, oi, np.nan) - _gather(o.discount, oi, np.nan), 2), value),
+            "shipping": np.where(has_order, _gather(o.shipping, oi, np.nan), np.nan),
+            "tax": np.where(has_order, _gather(o.tax, oi, np.nan), np.nan),
+            "discount": np.where(has_order, _gather(o.discount, oi, np.nan), np.nan),
             "coupon": coupon, "currency": "USD", "products": products_json,
         }
         checkout = dict(order_cols, value=value)
-        completed = dict(order_cols, subtotal=np.where(has_order, o.subtotal[oi], np.nan),
-                         total=np.where(has_order, o.total[oi], np.nan),
+        completed = dict(order_cols, subtotal=np.where(has_order, _gather(o.subtotal, oi, np.nan), np.nan),
+                         total=np.where(has_order, _gather(o.total, oi, np.nan), np.nan),
                          checkout_id=np.where(has_order, (oid + 20_000_000_000_000).astype(str).astype(object), None))
         return {
             E_PRODUCT_VIEWED: viewed, E_PRODUCT_ADDED: added, E_CHECKOUT_STARTED: checkout,
             E_ORDER_COMPLETED: completed, E_SIGNED_UP: {"method": "email"},
             E_NEWSLETTER: {"list_name": "Newsletter", "email": newsletter_email[person]},
         }
+
+
+def _gather(values: np.ndarray, idx: np.ndarray, fill):
+    """``values[idx]``, or ``fill`` everywhere when there are no values at all (a chunk of
+    newcomers who have not ordered yet)."""
+    if len(values) == 0:
+        return np.full(len(idx), fill, dtype=object if fill is None else None)
+    return values[np.maximum(idx, 0)]
 
 
 def _is_full(value, n: int) -> bool:

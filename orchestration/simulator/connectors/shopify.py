@@ -11,6 +11,7 @@ from .. import reference as ref
 from ..activity import ChunkWorld
 from ..calendar import DAY, HOUR
 from ..config import NEVER, SimulationConfig, hash64, hash_uniform
+from ..population import _addresses
 from .base import Records, Rows, Window, money_set, upsert_rows
 from .web import device_ip, device_user_agent, landing_page_url
 
@@ -242,14 +243,13 @@ class Shopify:
         gift_first = np.where(gift, ref.names().first_female[(u(3) * 300).astype(np.int64)], first)
         gift_last = np.where(gift, ref.names().last[(u(4) * 900).astype(np.int64)], last)
         ship = {k: v.copy() for k, v in bill.items()}
-        gidx = np.flatnonzero(gift)
-        if len(gidx):
-            from ..population import _addresses
-            rng = np.random.default_rng([cfg.seed, 77, int(oid[gidx[0]] % (1 << 62))])
-            g_addr = _addresses(rng, len(gidx))
-            g_cols = dirt.address(g_addr, dirt.Draws(cfg.seed, (oid[gidx], T_GIFT)), dirt.AddressDirt(missing=0.0))
+        # The recipient's address is a function of the order alone (its own random stream),
+        # so it is the same whichever sync lands the order.
+        for i in np.flatnonzero(gift):
+            g_addr = _addresses(np.random.default_rng([cfg.seed, T_GIFT, int(oid[i])]), 1)
+            g_cols = dirt.address(g_addr, dirt.Draws(cfg.seed, (oid[i:i + 1], T_GIFT)), dirt.AddressDirt(missing=0.0))
             for k in ship:
-                ship[k][gidx] = g_cols[k]
+                ship[k][i] = g_cols[k][0]
 
         # Web context from the purchase session, when there was one.
         sess_of_order = np.full(n, -1, dtype=np.int64)

@@ -73,7 +73,7 @@ class Stripe:
         person = np.r_[subs, dup]
         is_dup = np.r_[np.zeros(len(subs), dtype=bool), np.ones(len(dup), dtype=bool)]
         start = p.subscription_start_at[person]
-        created = np.where(is_dup, start - DAY, start - 60)
+        created = np.where(is_dup, np.maximum(start - DAY, p.first_seen_at[person] + 60), start - 60)
         ch = hash64(cfg.seed, pid[person], is_dup, H_CUS)
         cus_id = token_from_hash(ch, 14, prefix="cus_")
         draws = dirt.Draws(cfg.seed, (pid[person], T_CUSTOMER, is_dup.astype(np.int64)))
@@ -157,14 +157,16 @@ class Stripe:
         srecs = Records(sub_id.to_numpy(zero_copy_only=False), pid[subs], s_start, None, srec[keep], sat[keep])
 
         def period_of(idx, at):
-            k = np.maximum((at - s_start[idx]) // month, 0)
+            """The billing period current at ``at``; a cancelled subscription stays in its last."""
+            last = np.where(s_end[idx] < NEVER, (s_end[idx] - s_start[idx] + month - 1) // month - 1, NEVER)
+            k = np.clip((at - s_start[idx]) // month, 0, np.maximum(last, 0))
             return s_start[idx] + k * month, s_start[idx] + (k + 1) * month, k
 
         def sub_state(idx, at):
             p_lo, p_hi, k = period_of(idx, at)
             ended = s_end[idx] <= at
             requested = cancel_req[idx] <= at
-            in_trial = at < trial_end[idx]
+            in_trial = trial[idx] & (at < trial_end[idx])
             # Past due between a declined charge and its successful retry.
             past_due = np.zeros(len(idx), dtype=bool)
             f_rec, f_lo, f_hi = inv_cus[failed], inv.period_start[failed] + 3600, inv.paid_at[failed]
@@ -178,8 +180,8 @@ class Stripe:
                         if fl[q] <= at[j] < fh[q]:
                             past_due[j] = True
             status = np.select([ended, past_due, in_trial], ["canceled", "past_due", "trialing"], "active")
-            latest = np.minimum(k, 10 ** 6)
-            latest_inv = token_from_hash(hash64(cfg.seed, pid[subs[idx]], latest, H_INV), 24, prefix="in_")
+            # The newest invoice: this period's (period_of stops at a cancelled one's last).
+            latest_inv = token_from_hash(hash64(cfg.seed, pid[subs[idx]], k, H_INV), 24, prefix="in_")
             return {
                 "id": _take(sub_id, idx), "customer_id": _take(cus_id, idx), "status": status,
                 "created": s_start[idx], "start_date": s_start[idx], "billing_cycle_anchor": s_start[idx],
@@ -222,14 +224,17 @@ class Stripe:
                 "subscription_id": _take(sub_id, inv_cus[idx]), "number": number[idx],
                 "created": inv.period_start[idx], "date": inv.period_start[idx],
                 "period_start": inv.period_start[idx], "period_end": inv.period_end[idx],
-                "finalized_at": inv.period_start[idx] + 60, "status_transitions_finalized_at": inv.period_start[idx] + 60,
+                "finalized_at": inv.period_start[idx], "status_transitions_finalized_at": inv.period_start[idx],
                 "status": np.where(paid, "paid", "open"), "paid": paid, "attempted": True,
                 "attempt_count": np.where(retried, 2, 1), "amount_due": inv.amount[idx],
                 "amount_paid": np.where(paid, inv.amount[idx], 0), "amount_remaining": np.where(paid, 0, inv.amount[idx]),
                 "subtotal": inv.amount[idx], "total": inv.amount[idx], "tax": 0, "currency": "usd",
                 "billing_reason": np.where(inv.period[idx] == 0, "subscription_create", "subscription_cycle"),
                 "billing": "charge_automatically",
-                "charge_id": pc.if_else(pa.array(paid), _take(pay_charge, idx), _take(fail_charge, idx)),
+                # The charge that paid it, or the declined attempt while it waits for the retry.
+                "charge_id": pc.if_else(pa.array(paid), _take(pay_charge, idx),
+                                        pc.if_else(pa.array(failed[idx]), _take(fail_charge, idx),
+                                                   pa.nulls(len(idx), pa.string()))),
                 "next_payment_attempt": np.where(~paid & failed[idx], inv.paid_at[idx], NEVER),
                 "status_transitions_paid_at": np.where(paid, inv.paid_at[idx], NEVER),
                 "hosted_invoice_url": None, "invoice_pdf": None, "livemode": True, "is_deleted": False,
