@@ -8,7 +8,6 @@ import resource
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
 from orchestration.lib.raw_tables import raw_tables
