@@ -134,7 +134,7 @@ def demo(profiles, seed, as_of):
     _print_rows(result.rows)
     _print_dbt(outcome)
     click.echo("Next: `cdp build` after editing models, `cdp generate --increment` to land a new day, "
-               "`dagster dev` for the asset graph.")
+               "`make dagster` for the asset graph.")
     if not outcome.success:
         sys.exit(1)
 
