@@ -7,9 +7,9 @@
 {%- endmacro %}
 
 {% macro default__regexp_replace_all(expression, pattern, replacement) -%}
-    regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}')
+    regexp_replace({{ expression }}, '{{ pattern | replace("'", "''") }}', '{{ replacement | replace("'", "''") }}')
 {%- endmacro %}
 
 {% macro duckdb__regexp_replace_all(expression, pattern, replacement) -%}
-    regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}', 'g')
+    regexp_replace({{ expression }}, '{{ pattern | replace("'", "''") }}', '{{ replacement | replace("'", "''") }}', 'g')
 {%- endmacro %}
