@@ -1,0 +1,274 @@
+{#
+    Every behavioural event, attributed to the profile of the person who did it: Segment
+    track calls (with the properties of their per-event table), page views and app screens,
+    Klaviyo events, Shopify orders and Zendesk tickets. One row per event.
+
+    Attribution: a Segment call made while logged in belongs to the user's profile; an
+    anonymous one to the profile the device belonged to at that moment (int_device_links;
+    before the device's first login, to the first profile that logs in on it); a Klaviyo
+    event to its profile's owner; an order to its customer; a ticket to its requester.
+    Calls from a device nobody ever logged in on have no profile (profile_id null).
+#}
+with
+
+tracks as (
+
+    select * from {{ ref('stg_segment__tracks') }}
+
+),
+
+pages as (
+
+    select * from {{ ref('stg_segment__pages') }}
+
+),
+
+screens as (
+
+    select * from {{ ref('stg_segment__screens') }}
+
+),
+
+product_viewed as (
+
+    select * from {{ ref('stg_segment__product_viewed_events') }}
+
+),
+
+product_added as (
+
+    select * from {{ ref('stg_segment__product_added_events') }}
+
+),
+
+checkout_started as (
+
+    select * from {{ ref('stg_segment__checkout_started_events') }}
+
+),
+
+order_completed as (
+
+    select * from {{ ref('stg_segment__order_completed_events') }}
+
+),
+
+klaviyo_events as (
+
+    select * from {{ ref('stg_klaviyo__events') }}
+
+),
+
+shopify_orders as (
+
+    select * from {{ ref('stg_shopify__orders') }}
+
+),
+
+zendesk_tickets as (
+
+    select * from {{ ref('stg_zendesk__tickets') }}
+
+),
+
+record_profiles as (
+
+    select * from {{ ref('int_identity_record_profiles') }}
+
+),
+
+device_links as (
+
+    select * from {{ ref('int_device_links') }}
+    where not is_over_limit
+
+),
+
+segment_calls as (
+
+    select
+        t.event_id,
+        t.event_text as event_name,
+        t.occurred_at,
+        t.anonymous_id,
+        t.user_id,
+        {{ cdp.json_object([
+            ('product_id', 'pv.product_id'), ('sku', 'pv.sku'), ('category', 'pv.product_category'),
+            ('price', 'pv.price')]) }} as viewed_properties,
+        {{ cdp.json_object([
+            ('product_id', 'pa.product_id'), ('sku', 'pa.sku'), ('category', 'pa.product_category'),
+            ('price', 'pa.price'), ('quantity', 'pa.quantity'), ('cart_id', 'pa.cart_id')]) }} as added_properties,
+        {{ cdp.json_object([
+            ('order_id', 'cs.order_id'), ('value', 'cs.checkout_value'), ('currency', 'cs.currency')]) }}
+            as checkout_properties,
+        {{ cdp.json_object([
+            ('order_id', 'oc.order_id'), ('revenue', 'oc.revenue'), ('total', 'oc.total'),
+            ('coupon', 'oc.coupon'), ('currency', 'oc.currency'), ('products', 'oc.products_json')]) }}
+            as order_properties,
+        pv.event_id is not null as is_product_viewed,
+        pa.event_id is not null as is_product_added,
+        cs.event_id is not null as is_checkout_started,
+        oc.event_id is not null as is_order_completed,
+        {{ cdp.json_object([
+            ('page_url', 't.page_url'), ('utm_source', 't.utm_source'), ('utm_medium', 't.utm_medium'),
+            ('utm_campaign', 't.utm_campaign')]) }} as context_properties
+    from tracks as t
+    left join product_viewed as pv on t.event_id = pv.event_id
+    left join product_added as pa on t.event_id = pa.event_id
+    left join checkout_started as cs on t.event_id = cs.event_id
+    left join order_completed as oc on t.event_id = oc.event_id
+
+),
+
+segment_events as (
+
+    select
+        'segment' as source,
+        event_id as source_event_id,
+        event_name,
+        occurred_at,
+        anonymous_id,
+        user_id,
+        case
+            when is_product_viewed then viewed_properties
+            when is_product_added then added_properties
+            when is_checkout_started then checkout_properties
+            when is_order_completed then order_properties
+            else context_properties
+        end as properties
+    from segment_calls
+
+    union all
+
+    select
+        'segment',
+        page_view_id,
+        'Page Viewed',
+        occurred_at,
+        anonymous_id,
+        user_id,
+        {{ cdp.json_object([
+            ('path', 'page_path'), ('title', 'page_title'), ('url', 'page_url'), ('referrer', 'page_referrer'),
+            ('utm_source', 'utm_source'), ('utm_medium', 'utm_medium'), ('utm_campaign', 'utm_campaign'),
+            ('device', "case when device_type is not null then 'app' when user_agent like '%Mobile%' then 'mobile' else 'desktop' end")]) }}
+    from pages
+
+    union all
+
+    select
+        'segment',
+        screen_view_id,
+        'Screen Viewed',
+        occurred_at,
+        anonymous_id,
+        user_id,
+        {{ cdp.json_object([('screen', 'screen_name'), ('device_model', 'device_model')]) }}
+    from screens
+
+),
+
+segment_attributed as (
+
+    select
+        e.source,
+        e.source_event_id,
+        e.event_name,
+        e.occurred_at,
+        e.anonymous_id,
+        e.user_id,
+        e.properties,
+        coalesce(u.profile_id, d.profile_id) as profile_id
+    from segment_events as e
+    left join record_profiles as u on 'user_id:' || e.user_id = u.record_key
+    left join device_links as d
+        on
+            e.user_id is null
+            and e.anonymous_id = d.anonymous_id
+            and (e.occurred_at >= d.valid_from or d.stretch_number = 1)
+            and (d.valid_to is null or e.occurred_at < d.valid_to)
+
+),
+
+other_events as (
+
+    select
+        'klaviyo' as source,
+        k.event_id as source_event_id,
+        k.event_type as event_name,
+        k.occurred_at,
+        cast(null as {{ dbt.type_string() }}) as anonymous_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        {{ cdp.json_object([
+            ('campaign_id', 'k.campaign_id'), ('flow_id', 'k.flow_id'), ('subject', 'k.email_subject'),
+            ('value', 'k.event_value'), ('order_id', 'k.order_id'), ('list', 'k.list_name')]) }} as properties,
+        p.profile_id
+    from klaviyo_events as k
+    left join record_profiles as p on 'klaviyo_person_id:' || k.person_id = p.record_key
+
+    union all
+
+    select
+        'shopify',
+        cast(o.order_id as {{ dbt.type_string() }}),
+        'Order Placed',
+        o.created_at,
+        null,
+        null,
+        {{ cdp.json_object([
+            ('order_id', 'o.order_id'), ('total_price', 'o.total_price'), ('subtotal_price', 'o.subtotal_price'),
+            ('financial_status', 'o.financial_status'), ('source_name', 'o.source_name')]) }},
+        p.profile_id
+    from shopify_orders as o
+    left join record_profiles as p
+        on 'shopify_customer_id:' || cast(o.customer_id as {{ dbt.type_string() }}) = p.record_key
+
+    union all
+
+    select
+        'zendesk',
+        cast(t.ticket_id as {{ dbt.type_string() }}),
+        'Ticket Created',
+        t.created_at,
+        null,
+        null,
+        {{ cdp.json_object([
+            ('ticket_id', 't.ticket_id'), ('subject', 't.subject'), ('type', 't.ticket_type'),
+            ('priority', 't.priority'), ('status', 't.status'), ('channel', 't.created_channel')]) }},
+        p.profile_id
+    from zendesk_tickets as t
+    left join record_profiles as p
+        on 'zendesk_user_id:' || cast(t.requester_id as {{ dbt.type_string() }}) = p.record_key
+
+),
+
+final as (
+
+    select
+        source || ':' || source_event_id as event_id,
+        profile_id,
+        event_name,
+        occurred_at,
+        source,
+        source_event_id,
+        anonymous_id,
+        user_id,
+        properties
+    from segment_attributed
+
+    union all
+
+    select
+        source || ':' || source_event_id,
+        profile_id,
+        event_name,
+        occurred_at,
+        source,
+        source_event_id,
+        anonymous_id,
+        user_id,
+        properties
+    from other_events
+
+)
+
+select * from final
