@@ -133,6 +133,8 @@ def demo(profiles, seed, as_of):
                f"({path.stat().st_size / 1e6:,.0f} MB)")
     _print_rows(result.rows)
     _print_dbt(outcome)
+    if outcome.success:
+        _print_identity(path)
     click.echo("Next: `cdp build` after editing models, `cdp generate --increment` to land a new day, "
                "`make dagster` for the asset graph.")
     if not outcome.success:
@@ -144,6 +146,29 @@ def _require_warehouse(target) -> None:
     if target == "dev" and not settings.duckdb_path().exists():
         raise CdpError(f"warehouse {settings.duckdb_path()} does not exist; run `cdp generate` (or `cdp demo`) first, "
                        f"or set CDP_DUCKDB_PATH")
+
+
+def _print_identity(path) -> None:
+    """Identity resolution in a few lines, scored against the simulator's truth."""
+    import duckdb
+
+    from orchestration.identity.evaluation import pairwise_scores
+
+    con = duckdb.connect(str(path))  # read-write like dbt's own connection in this process
+    try:
+        records, profiles = con.execute(
+            "select count(*), count(distinct profile_id) from intermediate.int_identity_record_profiles").fetchone()
+        events, attributed = con.execute("select count(*), count(profile_id) from marts.profile_events").fetchone()
+        quarantined = con.execute("select count(*) from marts.identity_quarantine").fetchone()[0]
+        conflicts = con.execute("select count(*) from marts.identity_conflicts").fetchone()[0]
+        scores = pairwise_scores(con)
+    finally:
+        con.close()
+    click.echo(f"Identity: {records:,} person records -> {profiles:,} profiles "
+               f"({1 - profiles / records:.1%} were duplicates); precision {scores.precision:.4f}, "
+               f"recall {scores.recall:.4f} against the simulator's truth")
+    click.echo(f"  {attributed:,} of {events:,} events attributed to a profile (the rest: devices nobody logged "
+               f"in on); {quarantined} identifier values quarantined or blocked, {conflicts:,} links refused")
 
 
 def _print_rows(rows: dict) -> None:

@@ -16,6 +16,7 @@ class DbtOutcome:
     success: bool
     counts: dict = field(default_factory=dict)   # (resource_type, status) -> n
     failures: list = field(default_factory=list)  # "name: message"
+    seconds: dict = field(default_factory=dict)  # node name -> execution time
 
     def count(self, resource_type: str, *statuses: str) -> int:
         return sum(n for (rt, st), n in self.counts.items() if rt == resource_type and (not statuses or st in statuses))
@@ -49,6 +50,7 @@ def run_dbt(args: list[str], target: str | None = None) -> DbtOutcome:
         node = r.node
         key = (str(node.resource_type), str(r.status))
         outcome.counts[key] = outcome.counts.get(key, 0) + 1
+        outcome.seconds[node.name] = float(getattr(r, "execution_time", 0.0) or 0.0)
         if str(r.status) in ("error", "fail"):
             outcome.failures.append(f"{node.name}: {(r.message or '').splitlines()[0] if r.message else r.status}")
     if result.exception is not None and not outcome.failures:
