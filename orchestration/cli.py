@@ -165,7 +165,7 @@ def _print_identity(path) -> None:
     finally:
         con.close()
     click.echo(f"Identity: {records:,} person records -> {profiles:,} profiles "
-               f"({1 - profiles / records:.1%} were duplicates); precision {scores.precision:.4f}, "
+               f"({records - profiles:,} merged into another record's profile); precision {scores.precision:.4f}, "
                f"recall {scores.recall:.4f} against the simulator's truth")
     click.echo(f"  {attributed:,} of {events:,} events attributed to a profile (the rest: devices nobody logged "
                f"in on); {quarantined} identifier values quarantined or blocked, {conflicts:,} links refused")
