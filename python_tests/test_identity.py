@@ -405,3 +405,19 @@ def test_an_incremental_build_gives_the_same_partition_as_a_full_rebuild(increme
     assert full_mode == "full"
     assert len(inc_ids) > 1_000
     assert inc_groups == full_groups
+
+
+def test_connected_components_fail_loudly_when_they_do_not_converge(incremental_and_full, tmp_path):
+    incremental, _ = incremental_and_full
+    copy = tmp_path / "capped.duckdb"
+    shutil.copy(incremental, copy)
+    outcome = dbt_on(copy, ["run", "--full-refresh", "-s", "int_identity_components_base",
+                            "--vars", "{identity_max_iterations: 1}"])
+    assert not outcome.success
+    assert any("did not converge in 1 rounds" in f for f in outcome.failures), outcome.failures
+    # The table of the last good build is still there, untouched.
+    con = duckdb.connect(str(copy))
+    try:
+        assert con.execute("select count(*) from intermediate.int_identity_components_base").fetchone()[0] > 0
+    finally:
+        con.close()

@@ -52,7 +52,9 @@ def run_dbt(args: list[str], target: str | None = None) -> DbtOutcome:
         outcome.counts[key] = outcome.counts.get(key, 0) + 1
         outcome.seconds[node.name] = float(getattr(r, "execution_time", 0.0) or 0.0)
         if str(r.status) in ("error", "fail"):
-            outcome.failures.append(f"{node.name}: {(r.message or '').splitlines()[0] if r.message else r.status}")
+            # The whole message on one line: dbt puts the reason after a "Compilation Error in ..." line.
+            message = " ".join((r.message or str(r.status)).split())
+            outcome.failures.append(f"{node.name}: {message[:500]}")
     if result.exception is not None and not outcome.failures:
         outcome.failures.append(str(result.exception).splitlines()[0])
     return outcome
