@@ -1,4 +1,5 @@
-{#- Jaro-Winkler similarity between 0 and 1 (Snowflake returns 0-100). -#}
+{#- Jaro-Winkler similarity between 0 and 1. Snowflake returns whole percentages (0-100), so there
+    a threshold such as 0.92 acts to the percent: a pair at 0.9199 on DuckDB may be 92 on Snowflake. -#}
 {% macro jaro_winkler(a, b) -%}
     {{ return(adapter.dispatch('jaro_winkler', 'cdp')(a, b)) }}
 {%- endmacro %}

@@ -24,6 +24,7 @@
     run's id, to `<model>_iterations`.
 
     Works on any adapter that has `create or replace table`, `except` and `union all`
+    (side tables are transient on Snowflake: macro create_scratch_table)
     (DuckDB, Snowflake): only plain SQL statements, driven by this loop.
 
     Relations, beside the model's table (same schema):
@@ -59,7 +60,7 @@
 
     {# The current edges, each once, smaller node first. #}
     {% call statement('cc_edges') %}
-        create or replace table {{ new_edges_rel }} as
+        {{ cdp.create_scratch_table() }} {{ new_edges_rel }} as
         select distinct
             case when node_a < node_b then node_a else node_b end as node_a,
             case when node_a < node_b then node_b else node_a end as node_b
@@ -70,7 +71,7 @@
     {# Which nodes to (re)label: all of them, or only the components an edge change touches. #}
     {% if incremental %}
         {% call statement('cc_scope') %}
-            create or replace table {{ scope_rel }} as
+            {{ cdp.create_scratch_table() }} {{ scope_rel }} as
             with changed as (
                 (select node_a, node_b from {{ new_edges_rel }} except select node_a, node_b from {{ edges_rel }})
                 union all
@@ -91,7 +92,7 @@
             inner join touched_components as t on c.component = t.component
         {% endcall %}
         {% call statement('cc_init') %}
-            create or replace table {{ labels_rel }} as
+            {{ cdp.create_scratch_table() }} {{ labels_rel }} as
             select node, node as label from (
                 select e.node_a as node from {{ new_edges_rel }} as e inner join {{ scope_rel }} as s on e.node_a = s.node
                 union
@@ -100,7 +101,7 @@
         {% endcall %}
     {% else %}
         {% call statement('cc_init') %}
-            create or replace table {{ labels_rel }} as
+            {{ cdp.create_scratch_table() }} {{ labels_rel }} as
             select node, node as label from (
                 select node_a as node from {{ new_edges_rel }}
                 union
@@ -117,7 +118,7 @@
     {% for round in range(1, max_iterations + 1) %}
         {% if not state.converged %}
             {% call statement('cc_hook') %}
-                create or replace table {{ next_rel }} as
+                {{ cdp.create_scratch_table() }} {{ next_rel }} as
                 with neighbour_labels as (
                     select e.node_a as node, l.label from {{ new_edges_rel }} as e
                     inner join {{ labels_rel }} as l on e.node_b = l.node
@@ -140,13 +141,13 @@
             {% endcall %}
             {% for jump in range(2) %}
                 {% call statement('cc_jump') %}
-                    create or replace table {{ jump_rel }} as
+                    {{ cdp.create_scratch_table() }} {{ jump_rel }} as
                     select n.node, coalesce(p.label, n.label) as label
                     from {{ next_rel }} as n
                     left join {{ next_rel }} as p on n.label = p.node
                 {% endcall %}
                 {% call statement('cc_swap') %}
-                    create or replace table {{ next_rel }} as select * from {{ jump_rel }}
+                    {{ cdp.create_scratch_table() }} {{ next_rel }} as select * from {{ jump_rel }}
                 {% endcall %}
             {% endfor %}
             {% set changed = run_query("select count(*) from " ~ next_rel ~ " as n inner join " ~ labels_rel
@@ -156,7 +157,7 @@
             {% do state.history.append(state.changed) %}
             {% do log(this.identifier ~ ": round " ~ round ~ ", " ~ state.changed ~ " labels changed", info=True) %}
             {% call statement('cc_advance') %}
-                create or replace table {{ labels_rel }} as select * from {{ next_rel }}
+                {{ cdp.create_scratch_table() }} {{ labels_rel }} as select * from {{ next_rel }}
             {% endcall %}
             {% if state.changed == 0 %}
                 {% set state.converged = true %}
@@ -200,7 +201,7 @@
 
     {# Keep this build's edges for the next incremental run; drop the scratch tables. #}
     {% call statement('cc_keep_edges') %}
-        create or replace table {{ edges_rel }} as select * from {{ new_edges_rel }}
+        {{ cdp.create_scratch_table() }} {{ edges_rel }} as select * from {{ new_edges_rel }}
     {% endcall %}
     {% for rel in [new_edges_rel, scope_rel, labels_rel, next_rel, jump_rel] %}
         {% do adapter.drop_relation(rel) %}

@@ -51,11 +51,11 @@
     {% do adapter.create_schema(target_relation) %}
 
     {% call statement('lc_edges') %}
-        create or replace table {{ edges_rel }} as
+        {{ cdp.create_scratch_table() }} {{ edges_rel }} as
         select cluster_id, edge_id, node_a, node_b, edge_rank from ({{ sql }}) as model_edges
     {% endcall %}
     {% call statement('lc_groups') %}
-        create or replace table {{ groups_rel }} as
+        {{ cdp.create_scratch_table() }} {{ groups_rel }} as
         select node, node as grp from (
             select node_a as node from {{ edges_rel }}
             union
@@ -63,7 +63,7 @@
         ) as nodes
     {% endcall %}
     {% call statement('lc_decisions') %}
-        create or replace table {{ decisions_rel }} as
+        {{ cdp.create_scratch_table() }} {{ decisions_rel }} as
         select cluster_id, edge_id, true as is_accepted, cast(null as {{ dbt.type_string() }}) as broken_rule
         from {{ edges_rel }} where 1 = 0
     {% endcall %}
@@ -81,7 +81,7 @@
 
     {% for r in range(1, rounds + 1) %}
         {% call statement('lc_round') %}
-            create or replace table {{ round_rel }} as
+            {{ cdp.create_scratch_table() }} {{ round_rel }} as
             with current_links as (
                 select e.cluster_id, e.edge_id, ga.grp as grp_a, gb.grp as grp_b
                 from {{ edges_rel }} as e
@@ -135,7 +135,7 @@
             select cluster_id, edge_id, is_accepted, broken_rule from {{ round_rel }}
         {% endcall %}
         {% call statement('lc_regroup') %}
-            create or replace table {{ regroup_rel }} as
+            {{ cdp.create_scratch_table() }} {{ regroup_rel }} as
             with moves as (
                 select grp_a as old_grp, case when grp_a < grp_b then grp_a else grp_b end as new_grp
                 from {{ round_rel }} where is_accepted and grp_a != grp_b
@@ -148,7 +148,7 @@
             left join moves as m on g.grp = m.old_grp
         {% endcall %}
         {% call statement('lc_swap') %}
-            create or replace table {{ groups_rel }} as select * from {{ regroup_rel }}
+            {{ cdp.create_scratch_table() }} {{ groups_rel }} as select * from {{ regroup_rel }}
         {% endcall %}
     {% endfor %}
 

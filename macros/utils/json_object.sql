@@ -30,3 +30,16 @@
         {%- endfor %}
     ))
 {%- endmacro %}
+
+{#- Text holding JSON as a JSON value, to nest it in json_object rather than quote it. -#}
+{% macro parse_json(expression) -%}
+    {{ return(adapter.dispatch('parse_json', 'cdp')(expression)) }}
+{%- endmacro %}
+
+{% macro default__parse_json(expression) -%}
+    json({{ expression }})
+{%- endmacro %}
+
+{% macro snowflake__parse_json(expression) -%}
+    try_parse_json({{ expression }})
+{%- endmacro %}

@@ -53,8 +53,8 @@ stretches as (
         anonymous_id,
         profile_id,
         valid_from,
-        lead(valid_from) over (partition by anonymous_id order by valid_from) as valid_to,
-        row_number() over (partition by anonymous_id order by valid_from) as stretch_number
+        lead(valid_from) over (partition by anonymous_id order by valid_from, profile_id) as valid_to,
+        row_number() over (partition by anonymous_id order by valid_from, profile_id) as stretch_number
     from stretch_starts
 
 ),

@@ -75,7 +75,7 @@ unioned as (
         'fuzzy_person_match',
         null,
         {{ var('identity_fuzzy_priority', 5) }},
-        greatest(ra.first_seen_at, rb.first_seen_at),
+        greatest(coalesce(ra.first_seen_at, rb.first_seen_at), coalesce(rb.first_seen_at, ra.first_seen_at)),
         f.match_probability
     from fuzzy as f
     inner join records as ra on f.record_a = ra.record_key

@@ -82,7 +82,7 @@ pairs as (
         a.priority,
         a.requires_name_match,
         -- A link exists from the moment both records carry the value.
-        greatest(a.first_seen_at, b.first_seen_at) as linked_at
+        greatest(coalesce(a.first_seen_at, b.first_seen_at), coalesce(b.first_seen_at, a.first_seen_at)) as linked_at
     from linkable as a
     inner join linkable as b
         on

@@ -7,7 +7,7 @@
     1. Blocking: only records that share a blocking key are compared: last name and first
        initial with postcode, birth date or city; street and postcode; the digits of an
        email's local part; or the letters of an email's local part against the name forms
-       people build addresses from (carolharrell, harrellcarol, charrell, carol). Blocks
+       people build addresses from (carolharrell, harrellcarol, charrell). Blocks
        larger than var('identity_fuzzy_max_block_size') are skipped (too common to be
        evidence).
     2. Candidates: pairs not already linked deterministically. When both first names are
@@ -334,7 +334,7 @@ prior as (
         -- Pairs the deterministic links join, scaled by their assumed recall, over all pairs.
         (select sum(n * (n - 1) / 2.0) from (select count(*) as n from components group by component) as c)
         / {{ var('identity_fuzzy_deterministic_recall', 0.8) }}
-        / ((select count(*) from people) * ((select count(*) from people) - 1) / 2.0) as probability
+        / nullif((select count(*) from people) * ((select count(*) from people) - 1) / 2.0, 0) as probability
 
 ),
 
@@ -401,7 +401,8 @@ weighed as (
         s.email_local_level,
         s.email_name_level,
         s.phone_level,
-        ln(p.probability / (1 - p.probability)) / ln(2)
+        -- (a warehouse without deterministic links has no prior: no pair matches)
+        ln(nullif(p.probability, 0) / (1 - p.probability)) / ln(2)
         + s.first_name_weight + s.last_name_weight + s.birth_date_weight + s.postcode_weight
         + s.street_weight + s.city_weight + s.email_local_weight + s.email_name_weight
         + s.phone_weight as match_weight

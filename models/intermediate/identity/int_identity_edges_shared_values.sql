@@ -73,7 +73,9 @@ stars as (
         spoke.identifier_type,
         spoke.identifier_value,
         spoke.priority,
-        greatest(centre.first_seen_at, spoke.first_seen_at) as linked_at,
+        greatest(
+            coalesce(centre.first_seen_at, spoke.first_seen_at), coalesce(spoke.first_seen_at, centre.first_seen_at)
+        ) as linked_at,
         not spoke.requires_name_match
         or centre.first_name is null
         or spoke.first_name is null

@@ -3,6 +3,7 @@
     unique_key=['record_key', 'valid_from'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    full_refresh=false,
 ) }}
 
 {#
@@ -18,6 +19,9 @@
       anchor it holds, or a new id from its own anchor; if that id was ever used before (the
       part's anchor once named a profile that was later absorbed), a new id from the anchor
       and the build time, so that an id never comes back to mean another profile.
+
+    `--full-refresh` leaves this model alone (full_refresh=false): rebuilding it would
+    rename every profile. To start the ids over on purpose, drop the table.
 
     Each build closes the rows of records whose profile changed (valid_to = this build's
     start) and opens new ones; identity_merge_events reads the changes.

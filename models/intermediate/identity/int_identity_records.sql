@@ -140,11 +140,11 @@ records as (
         cast(user_id as {{ dbt.type_string() }}),
         'zendesk',
         case
-            when lower(trim(user_name)) != lower(split_part(trim(email), '@', 1))
+            when email is null or lower(trim(user_name)) != lower(split_part(trim(email), '@', 1))
                 then split_part(trim(user_name), ' ', 1)
         end,
         case
-            when lower(trim(user_name)) != lower(split_part(trim(email), '@', 1))
+            when email is null or lower(trim(user_name)) != lower(split_part(trim(email), '@', 1))
                 then nullif(trim(substr(trim(user_name), length(split_part(trim(user_name), ' ', 1)) + 1)), '')
         end,
         email,

@@ -40,13 +40,15 @@ values_ as (
 
 blocked as (
 
-    select distinct
+    -- One row per value even when several patterns match it.
+    select
         v.identifier_type,
         v.identifier_value,
-        b.reason as blocked_reason
+        min(b.reason) as blocked_reason
     from values_ as v
     inner join blocklist as b
         on v.identifier_type = b.identifier_type and v.identifier_value like b.pattern
+    group by v.identifier_type, v.identifier_value
 
 ),
 

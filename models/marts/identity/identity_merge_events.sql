@@ -173,7 +173,11 @@ candidate_causes as (
         r.broken_rule,
         row_number() over (
             partition by c.built_at, c.from_profile_id, c.to_profile_id
-            order by case when r.edge_id is null then 1 else 0 end, e.linked_at desc, e.priority asc, e.edge_id asc
+            order by
+                case when r.edge_id is null then 1 else 0 end,
+                e.linked_at desc nulls last,
+                e.priority asc,
+                e.edge_id asc
         ) as preference
     from classified as c
     inner join moves as m
@@ -196,6 +200,7 @@ candidate_causes as (
         (
             c.event_type in ('merge', 'renamed') and r.edge_id is null
             and (other.profile_id is null or other.profile_id != c.from_profile_id)
+            and other_now.profile_id = c.to_profile_id
         )
         -- a split or transfer: a refused link to a record that stayed in that profile
         or (

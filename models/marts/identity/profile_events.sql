@@ -103,7 +103,8 @@ segment_calls as (
             as checkout_properties,
         {{ cdp.json_object([
             ('order_id', 'oc.order_id'), ('revenue', 'oc.revenue'), ('total', 'oc.total'),
-            ('coupon', 'oc.coupon'), ('currency', 'oc.currency'), ('products', 'oc.products_json')]) }}
+            ('coupon', 'oc.coupon'), ('currency', 'oc.currency'),
+            ('products', cdp.parse_json('oc.products_json'))]) }}
             as order_properties,
         pv.event_id is not null as is_product_viewed,
         pa.event_id is not null as is_product_added,
