@@ -96,9 +96,15 @@ records as (
         'stripe_customer_id',
         customer_id,
         'stripe',
-        -- Stripe keeps one name field: the first word is the first name.
-        split_part(trim(customer_name), ' ', 1),
-        nullif(trim(substr(trim(customer_name), length(split_part(trim(customer_name), ' ', 1)) + 1)), ''),
+        -- Stripe keeps one name field: the first word is the first name. A single word may
+        -- be either (people give their surname alone as often as their first name): it is
+        -- kept as the last name, without a first name, so that it never vetoes a link.
+        case when trim(customer_name) like '% %' then split_part(trim(customer_name), ' ', 1) end,
+        case
+            when trim(customer_name) like '% %'
+                then nullif(trim(substr(trim(customer_name), length(split_part(trim(customer_name), ' ', 1)) + 1)), '')
+            else nullif(trim(customer_name), '')
+        end,
         email,
         phone,
         shipping_phone,
@@ -139,13 +145,17 @@ records as (
         'zendesk_user_id',
         cast(user_id as {{ dbt.type_string() }}),
         'zendesk',
+        -- (A single word is kept as the last name, as for Stripe.)
         case
-            when email is null or lower(trim(user_name)) != lower(split_part(trim(email), '@', 1))
+            when (email is null or lower(trim(user_name)) != lower(split_part(trim(email), '@', 1)))
+                and trim(user_name) like '% %'
                 then split_part(trim(user_name), ' ', 1)
         end,
         case
-            when email is null or lower(trim(user_name)) != lower(split_part(trim(email), '@', 1))
+            when email is not null and lower(trim(user_name)) = lower(split_part(trim(email), '@', 1)) then null
+            when trim(user_name) like '% %'
                 then nullif(trim(substr(trim(user_name), length(split_part(trim(user_name), ' ', 1)) + 1)), '')
+            else nullif(trim(user_name), '')
         end,
         email,
         phone,
