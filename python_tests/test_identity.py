@@ -342,7 +342,7 @@ def test_a_bridging_record_merges_and_the_earliest_anchor_survives(scenario):
     assert before["ledger"] == []
     merges = [e for e in after["ledger"] if e[0] == "merge"]
     assert len(merges) == 1
-    event_type, survivor, absorbed, split, rule, broken = merges[0]
+    _, survivor, absorbed, split, rule, _ = merges[0]
     assert (survivor, absorbed, split) == (ann_shopify, ann_klaviyo, None)
     assert rule in ("email", "phone")
 
@@ -354,7 +354,7 @@ def test_a_cannot_link_rule_splits_the_profile_again(scenario):
     assert split_state["profiles"]["klaviyo_person_id:K1"] != ann
     splits = [e for e in split_state["ledger"] if e[0] == "split"]
     assert len(splits) == 1
-    event_type, survivor, absorbed, new_profile, rule, broken = splits[0]
+    _, survivor, absorbed, new_profile, _, broken = splits[0]
     assert survivor == ann and absorbed is None
     assert new_profile == split_state["profiles"]["klaviyo_person_id:K1"]
     assert broken == "cannot-link"
@@ -404,6 +404,7 @@ def test_an_incremental_build_gives_the_same_partition_as_a_full_rebuild(increme
     assert inc_mode == "incremental", "the second build should have updated the components incrementally"
     assert full_mode == "full"
     assert len(inc_ids) > 1_000
+    assert set(inc_ids) == set(full_ids)  # the same records
     assert inc_groups == full_groups
 
 
