@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from orchestration.dbt.runner import run_dbt
-from orchestration.identity.evaluation import pairwise_scores
+from orchestration.identity.evaluation import pairwise_scores, truth_records_sql
 from orchestration.lib.raw_tables import raw_tables
 from orchestration.loads.warehouse import Warehouse
 
@@ -86,7 +86,7 @@ def test_shared_devices_split_their_events_between_their_users(dbt_build, sql):
             from _truth.devices as a
             inner join _truth.devices as b on a.anonymous_id = b.anonymous_id and a.person_id < b.person_id
         ),
-        truth as (""" + _truth_records() + """),
+        truth as (""" + truth_records_sql() + """),
         profiles as (
             select t.person_id, p.profile_id
             from truth as t inner join intermediate.int_identity_record_profiles as p using (record_key)
@@ -103,11 +103,6 @@ def test_shared_devices_split_their_events_between_their_users(dbt_build, sql):
             where (ta.person_id, tb.person_id) in ((pairs.person_a, pairs.person_b), (pairs.person_b, pairs.person_a))
         )""")[0][0]
     assert merged_by_device_only == 0
-
-
-def _truth_records() -> str:
-    from orchestration.identity.evaluation import truth_records_sql
-    return truth_records_sql()
 
 
 def test_junk_values_are_quarantined_and_never_link(dbt_build, sql):

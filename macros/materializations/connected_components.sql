@@ -203,14 +203,7 @@
     {% call statement('cc_keep_edges') %}
         {{ cdp.create_scratch_table() }} {{ edges_rel }} as select * from {{ new_edges_rel }}
     {% endcall %}
-    {% for rel in [new_edges_rel, scope_rel, labels_rel, next_rel, jump_rel] %}
-        {% do adapter.drop_relation(rel) %}
-    {% endfor %}
-
-    {% do persist_docs(target_relation, model) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {% do adapter.commit() %}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {% do cdp.finish_graph_materialization(target_relation, [new_edges_rel, scope_rel, labels_rel, next_rel, jump_rel], post_hooks) %}
     {{ return({'relations': [target_relation]}) }}
 
 {% endmaterialization %}

@@ -157,14 +157,7 @@
         select cluster_id, edge_id, is_accepted, broken_rule from {{ decisions_rel }}
     {% endcall %}
 
-    {% for rel in [edges_rel, groups_rel, round_rel, regroup_rel, decisions_rel] %}
-        {% do adapter.drop_relation(rel) %}
-    {% endfor %}
-
-    {% do persist_docs(target_relation, model) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {% do adapter.commit() %}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {% do cdp.finish_graph_materialization(target_relation, [edges_rel, groups_rel, round_rel, regroup_rel, decisions_rel], post_hooks) %}
     {{ return({'relations': [target_relation]}) }}
 
 {% endmaterialization %}
