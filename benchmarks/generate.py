@@ -41,9 +41,7 @@ def main() -> None:
     con = duckdb.connect(str(out), read_only=True)
     truth_people = con.execute("select count(*) from _truth.persons").fetchone()[0]
     con.close()
-    per_source: dict[str, int] = {}
-    for (source, _), n in result.rows.items():
-        per_source[source] = per_source.get(source, 0) + n
+    per_source = {source: n for source, (_, n) in result.per_source(include_internal=True).items()}
     figures = {
         "date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "profiles": args.profiles, "seed": args.seed, "as_of": args.as_of, "seconds": round(seconds, 1),

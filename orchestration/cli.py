@@ -94,7 +94,7 @@ def generate(profiles, seed, as_of, reset, increment, hours):
         result = advance(path, hours, report=_report)
     else:
         result = start_simulation(path, seed, profiles, as_of, reset=reset, report=_report)
-    _print_rows(result.rows)
+    _print_rows(result)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -131,7 +131,7 @@ def demo(profiles, seed, as_of):
     click.echo("")
     click.echo(f"Demo finished in {time.monotonic() - started:.0f} s. Warehouse: {path} "
                f"({path.stat().st_size / 1e6:,.0f} MB)")
-    _print_rows(result.rows)
+    _print_rows(result)
     _print_dbt(outcome)
     if outcome.success:
         _print_identity(path)
@@ -171,16 +171,10 @@ def _print_identity(path) -> None:
                f"in on); {quarantined} identifier values quarantined or blocked, {conflicts:,} links refused")
 
 
-def _print_rows(rows: dict) -> None:
-    if not rows:
+def _print_rows(result) -> None:
+    per_source = result.per_source()
+    if not per_source:
         return
-    per_source: dict[str, list[int]] = {}
-    for (source, _table), n in rows.items():
-        if source.startswith("_"):
-            continue
-        agg = per_source.setdefault(source, [0, 0])
-        agg[0] += 1
-        agg[1] += n
     click.echo("Rows landed per source:")
     for source, (tables, n) in sorted(per_source.items()):
         click.echo(f"  {source:<11} {tables:>2} tables {n:>12,} rows")

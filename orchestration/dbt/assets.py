@@ -6,7 +6,6 @@ the staging models it feeds.
 """
 
 
-import os
 import sys
 from pathlib import Path
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from orchestration import settings
 from orchestration.loads.resources import WarehouseResource
 
-from .project import dbt_env, ensure_manifest
+from .project import dbt_env, ensure_manifest, environment
 
 
 class CdpTranslator(DagsterDbtTranslator):
@@ -41,10 +40,13 @@ ensure_manifest()
             pool="duckdb_warehouse")
 def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     target = dbt.target or settings.dbt_target()
-    os.environ.update(dbt_env(target))
+    env = dbt_env(target)
     if target == "dev":  # dbt builds on the same file the loads wrote
-        os.environ["CDP_DUCKDB_PATH"] = str(warehouse.path)
-    yield from dbt.cli(["build"], context=context).stream()
+        env["CDP_DUCKDB_PATH"] = str(warehouse.path)
+    # dagster-dbt copies the environment when it starts dbt, inside cli(); nothing leaks out.
+    with environment(env):
+        invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()
 
 
 # The dbt next to this interpreter: works whether or not the virtual environment is activated.

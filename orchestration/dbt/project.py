@@ -8,6 +8,7 @@ against a stale asset graph.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -75,23 +76,29 @@ def dbt_env(target: str) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def environment(values: dict[str, str]):
+    """Set environment variables for the duration of a block (dbt reads its settings there)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def ensure_manifest() -> Path:
     """Parse the project when the manifest is missing or older than its sources."""
     if manifest_is_stale():
         from dbt.cli.main import dbtRunner
 
-        env = dbt_env(settings.dbt_target())
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with environment(dbt_env(settings.dbt_target())):
             result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(settings.PROJECT_DIR),
                                          "--profiles-dir", str(settings.profiles_dir())])
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         if not result.success:
             raise DbtConfigError(f"dbt parse failed: {result.exception}")
     return manifest_path()

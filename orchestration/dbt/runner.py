@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from orchestration import settings
 
-from .project import check_target, dbt_env
+from .project import check_target, dbt_env, environment
 
 
 @dataclass
@@ -22,20 +20,6 @@ class DbtOutcome:
         return sum(n for (rt, st), n in self.counts.items() if rt == resource_type and (not statuses or st in statuses))
 
 
-@contextmanager
-def _environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def run_dbt(args: list[str], target: str | None = None) -> DbtOutcome:
     from dbt.cli.main import dbtRunner
 
@@ -43,7 +27,7 @@ def run_dbt(args: list[str], target: str | None = None) -> DbtOutcome:
     check_target(target)
     full = [*args, "--project-dir", str(settings.PROJECT_DIR), "--profiles-dir", str(settings.profiles_dir()),
             "--target", target]
-    with _environment(dbt_env(target)):
+    with environment(dbt_env(target)):
         result = dbtRunner().invoke(full)
     outcome = DbtOutcome(success=bool(result.success))
     for r in getattr(result.result, "results", None) or []:

@@ -43,9 +43,18 @@ class SyncResult:
     windows: dict = field(default_factory=dict)       # connector -> (sync_no, lo, hi)
     seconds: float = 0.0
 
+    def per_source(self, include_internal: bool = False) -> dict[str, tuple[int, int]]:
+        """source -> (tables, rows); internal schemas (``_truth``) only if asked."""
+        out: dict[str, tuple[int, int]] = {}
+        for (source, _table), n in self.rows.items():
+            if include_internal or not source.startswith("_"):
+                tables, rows = out.get(source, (0, 0))
+                out[source] = (tables + 1, rows + n)
+        return out
+
     @property
     def total(self) -> int:
-        return sum(n for (s, _), n in self.rows.items() if not s.startswith("_"))
+        return sum(n for _, n in self.per_source().values())
 
 
 def _config(wh: Warehouse) -> SimulationConfig:
@@ -98,8 +107,8 @@ def _check_hours(hours: float) -> None:
 
 
 def _new_clock(wh: Warehouse, cfg: SimulationConfig, hours: float) -> dt.datetime:
-    """The clock ``hours`` later, refusing what the simulated calendar cannot hold."""
-    _check_hours(hours)
+    """The clock ``hours`` later, refusing what the simulated calendar cannot hold (callers
+    have checked ``hours`` before opening the warehouse)."""
     clock = wh.simulation().clock
     end = _ts(cfg.calendar().end)
     if hours > (end - clock).total_seconds() / 3600:

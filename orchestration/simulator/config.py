@@ -94,10 +94,6 @@ class SimulationConfig:
     def start(self) -> int:
         return self.as_of - HISTORY_DAYS * DAY
 
-    @property
-    def as_of_date(self) -> dt.date:
-        return dt.date(1970, 1, 1) + dt.timedelta(days=self.as_of // DAY)
-
     def calendar(self) -> Calendar:
         return _calendar(self.start, HISTORY_DAYS + FUTURE_DAYS)
 

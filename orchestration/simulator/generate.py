@@ -8,7 +8,6 @@ one chunk, whatever the number of people.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -61,7 +60,6 @@ Sink = Callable[[str, str, pa.Table], None]
 @dataclass
 class Progress:
     rows: dict = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
 
     def add(self, source: str, table: str, n: int) -> None:
         self.rows[(source, table)] = self.rows.get((source, table), 0) + n

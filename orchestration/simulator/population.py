@@ -121,9 +121,6 @@ class People:
     def n(self) -> int:
         return len(self.person_id)
 
-    def persona_param(self, table: np.ndarray) -> np.ndarray:
-        return table[self.persona]
-
 
 def _exp_days(rng: np.random.Generator, mean_days: float, n: int) -> np.ndarray:
     return (rng.exponential(mean_days, n) * DAY).astype(np.int64)

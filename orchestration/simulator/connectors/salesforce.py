@@ -12,7 +12,7 @@ from ..activity import ChunkWorld
 from ..calendar import DAY
 from ..config import NEVER, SimulationConfig, hash_uniform
 from ..ids import salesforce_id
-from .base import MISSING_DATE, Records, Rows, Window, history_rows
+from .base import Records, Rows, Window, history_rows
 
 T_CONTACT, T_LEAD = 41, 42
 N_REPS = 8
@@ -256,4 +256,4 @@ class Salesforce:
         return out
 
 
-__all__ = ["Salesforce", "MISSING_DATE"]
+__all__ = ["Salesforce"]

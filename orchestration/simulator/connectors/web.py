@@ -15,7 +15,6 @@ H_IP, H_UA = 301, 302
 
 # Every user agent, web slots first: a device row picks one by hash, within its slot.
 _UA = np.concatenate([ref.USER_AGENTS["desktop_web"], ref.USER_AGENTS["mobile_web"]])
-_UA_OFFSET = {0: 0, 1: len(ref.USER_AGENTS["desktop_web"])}
 
 
 def join_ints(sep: str, *parts) -> pa.Array:
