@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -11,7 +12,7 @@ from .. import reference as ref
 from ..activity import ChunkWorld
 from ..calendar import DAY, HOUR
 from ..config import NEVER, SimulationConfig, hash64, hash_uniform
-from ..population import _addresses
+from ..population import Address, _addresses
 from .base import Records, Rows, Window, money_set, upsert_rows
 from .web import device_ip, device_user_agent, landing_page_url
 
@@ -245,11 +246,15 @@ class Shopify:
         ship = {k: v.copy() for k, v in bill.items()}
         # The recipient's address is a function of the order alone (its own random stream),
         # so it is the same whichever sync lands the order.
-        for i in np.flatnonzero(gift):
-            g_addr = _addresses(np.random.default_rng([cfg.seed, T_GIFT, int(oid[i])]), 1)
-            g_cols = dirt.address(g_addr, dirt.Draws(cfg.seed, (oid[i:i + 1], T_GIFT)), dirt.AddressDirt(missing=0.0))
+        # Drawn one order at a time, dirtied in one call (the dirt hashes each row on its own).
+        gifts = np.flatnonzero(gift)
+        if len(gifts):
+            drawn = [_addresses(np.random.default_rng([cfg.seed, T_GIFT, int(oid[i])]), 1) for i in gifts]
+            g_addr = Address(*(np.concatenate([getattr(a, f.name) for a in drawn])
+                               for f in dataclasses.fields(Address)))
+            g_cols = dirt.address(g_addr, dirt.Draws(cfg.seed, (oid[gifts], T_GIFT)), dirt.AddressDirt(missing=0.0))
             for k in ship:
-                ship[k][i] = g_cols[k][0]
+                ship[k][gifts] = g_cols[k]
 
         # Web context from the purchase session, when there was one.
         sess_of_order = np.full(n, -1, dtype=np.int64)
