@@ -73,7 +73,27 @@ def dbt_env(target: str) -> dict[str, str]:
     env = {"CDP_TARGET": target, "DBT_PROFILES_DIR": str(settings.profiles_dir())}
     if target == "dev":
         env["CDP_DUCKDB_PATH"] = str(settings.duckdb_path())
+        clock = simulation_clock(settings.duckdb_path())
+        if clock is not None:
+            env["CDP_AS_OF"] = clock.isoformat(sep=" ")
     return env
+
+
+def simulation_clock(path: Path):
+    """The clock of a simulated warehouse (None for a real one): traits and "days since"
+    figures are computed as of it (macro cdp.as_of), so that they mean the same as the data."""
+    if not path.exists():
+        return None
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        found = con.execute("select count(*) from information_schema.tables "
+                            "where table_schema = '_cdp_meta' and table_name = 'simulation'").fetchone()[0]
+        row = con.execute("select clock from _cdp_meta.simulation").fetchone() if found else None
+    finally:
+        con.close()
+    return row[0] if row else None
 
 
 @contextmanager

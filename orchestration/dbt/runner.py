@@ -40,5 +40,6 @@ def run_dbt(args: list[str], target: str | None = None) -> DbtOutcome:
             message = " ".join((r.message or str(r.status)).split())
             outcome.failures.append(f"{node.name}: {message[:500]}")
     if result.exception is not None and not outcome.failures:
-        outcome.failures.append(str(result.exception).splitlines()[0])
+        # The whole message on one line: its first line is only "Runtime Error".
+        outcome.failures.append(" ".join(str(result.exception).split())[:1000])
     return outcome

@@ -1,0 +1,32 @@
+{#
+    The moment time-relative figures (days since, "in the last 30 days") are computed as of:
+    var('as_of') when set (a date or timestamp, UTC), else the environment variable
+    CDP_AS_OF, else the current time in UTC. On a simulated warehouse the CLI, Dagster and
+    the tests set CDP_AS_OF to the simulation's clock (orchestration/dbt/project.py), so
+    "days since last order" means the same thing as the data.
+#}
+{% macro as_of() -%}
+    {%- set value = var('as_of', none) or env_var('CDP_AS_OF', '') -%}
+    {%- if value -%}
+        cast({{ cdp.sql_string(value | string) }} as {{ dbt.type_timestamp() }})
+    {%- else -%}
+        {{ cdp.utc_now() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro utc_now() -%}
+    {{ return(adapter.dispatch('utc_now', 'cdp')()) }}
+{%- endmacro %}
+
+{% macro default__utc_now() -%}
+    cast(current_timestamp at time zone 'UTC' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro snowflake__utc_now() -%}
+    sysdate()
+{%- endmacro %}
+
+{#- A Python value as an escaped SQL string literal: quotes doubled, backslashes kept. -#}
+{% macro sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
