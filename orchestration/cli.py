@@ -135,6 +135,7 @@ def demo(profiles, seed, as_of):
     _print_dbt(outcome)
     if outcome.success:
         _print_identity(path)
+        _print_profiles(path)
     click.echo("Next: `cdp build` after editing models, `cdp generate --increment` to land a new day, "
                "`make dagster` for the asset graph.")
     if not outcome.success:
@@ -169,6 +170,29 @@ def _print_identity(path) -> None:
                f"recall {scores.recall:.4f} against the simulator's truth")
     click.echo(f"  {attributed:,} of {events:,} events attributed to a profile (the rest: devices nobody logged "
                f"in on); {quarantined} identifier values quarantined or blocked, {conflicts:,} links refused")
+
+
+def _print_profiles(path) -> None:
+    """Golden records and RFM in two lines, the golden record scored against the truth."""
+    import duckdb
+
+    from orchestration.profiles.evaluation import golden_record_accuracy
+
+    con = duckdb.connect(str(path))
+    try:
+        profiles, emailable = con.execute("select count(*), count(*) filter (where can_email) from marts.profiles"
+                                          ).fetchone()
+        segments = con.execute("select rfm_segment, count(*) from marts.profile_rfm group by 1 order by 2 desc, 1"
+                               ).fetchall()
+        accuracy = golden_record_accuracy(con)
+    finally:
+        con.close()
+    agree = ", ".join(f"{field.replace('_', ' ')} {accuracy[field]['accuracy']:.1%}"
+                      for field in ("first_name", "last_name", "email", "city"))
+    click.echo(f"Golden records: {profiles:,} profiles, {emailable:,} with email consent; agree with the truth: {agree}")
+    if segments:
+        top = ", ".join(f"{name} {n:,}" for name, n in segments[:4])
+        click.echo(f"  RFM: {sum(n for _, n in segments):,} customers in {len(segments)} segments ({top}, ...)")
 
 
 def _print_rows(result) -> None:
