@@ -7,10 +7,11 @@ import dagster as dg
 from orchestration.dbt.assets import cdp_dbt_assets, dbt_resource
 from orchestration.loads.assets import connector_assets, simulation_clock
 from orchestration.loads.resources import WarehouseResource
+from orchestration.predictions.assets import profile_predictions
 from orchestration.schedules import hourly_pipeline, hourly_pipeline_schedule
 
 defs = dg.Definitions(
-    assets=[simulation_clock, *connector_assets, cdp_dbt_assets],
+    assets=[simulation_clock, *connector_assets, cdp_dbt_assets, profile_predictions],
     jobs=[hourly_pipeline],
     schedules=[hourly_pipeline_schedule],
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource},

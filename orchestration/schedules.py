@@ -8,7 +8,7 @@ import dagster as dg
 hourly_pipeline = dg.define_asset_job(
     name="hourly_pipeline",
     selection=dg.AssetSelection.all(),
-    description="Advance the source clock, sync every connector, then dbt build.",
+    description="Advance the source clock, sync every connector, dbt build, then score predictions.",
 )
 
 hourly_pipeline_schedule = dg.ScheduleDefinition(

@@ -55,6 +55,7 @@ def test_a_whole_run_materializes(tmp_path, monkeypatch):
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert dg.AssetKey(["shopify", "order"]) in materialized
     assert any(k.path[-1] == "stg_shopify__orders" for k in materialized)
+    assert dg.AssetKey(["profile_predictions"]) in materialized  # after the traits
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("select count(*) from staging.stg_shopify__orders").fetchone()[0] > 0
     assert con.execute("select count(distinct connector) from _cdp_meta.connector_syncs").fetchone()[0] == 6
