@@ -6,27 +6,9 @@
 #}
 with
 
-identifies as (
+calls as (
 
-    select * from {{ ref('stg_segment__identifies') }}
-
-),
-
-tracks as (
-
-    select * from {{ ref('stg_segment__tracks') }}
-
-),
-
-pages as (
-
-    select * from {{ ref('stg_segment__pages') }}
-
-),
-
-screens as (
-
-    select * from {{ ref('stg_segment__screens') }}
+    select * from {{ ref('int_segment_calls_deduplicated') }}
 
 ),
 
@@ -54,28 +36,7 @@ logged_in as (
         anonymous_id,
         occurred_at,
         user_id
-    from identifies
-    where user_id is not null
-    union all
-    select
-        anonymous_id,
-        occurred_at,
-        user_id
-    from tracks
-    where user_id is not null
-    union all
-    select
-        anonymous_id,
-        occurred_at,
-        user_id
-    from pages
-    where user_id is not null
-    union all
-    select
-        anonymous_id,
-        occurred_at,
-        user_id
-    from screens
+    from calls
     where user_id is not null
 
 ),
@@ -114,8 +75,8 @@ anonymous_identifies as (
         occurred_at,
         split_part({{ cdp.clean_email('email') }}, '@', 1) as local_part,
         split_part({{ cdp.clean_email('email') }}, '@', 2) as domain
-    from identifies
-    where user_id is null and email is not null and anonymous_id is not null
+    from calls
+    where call_type = 'identify' and user_id is null and email is not null and anonymous_id is not null
 
 ),
 
