@@ -6,9 +6,18 @@
 #}
 with
 
-calls as (
+-- Two imports rather than one CTE read twice, which would be materialised whole first.
+logged_in as (
 
     select * from {{ ref('int_segment_calls_deduplicated') }}
+    where user_id is not null
+
+),
+
+identifies as (
+
+    select * from {{ ref('int_segment_calls_deduplicated') }}
+    where call_type = 'identify'
 
 ),
 
@@ -27,17 +36,6 @@ identifiers as (
 domain_corrections as (
 
     select * from {{ ref('email_domain_corrections') }}
-
-),
-
-logged_in as (
-
-    select
-        anonymous_id,
-        occurred_at,
-        user_id
-    from calls
-    where user_id is not null
 
 ),
 
@@ -75,8 +73,8 @@ anonymous_identifies as (
         occurred_at,
         split_part({{ cdp.clean_email('email') }}, '@', 1) as local_part,
         split_part({{ cdp.clean_email('email') }}, '@', 2) as domain
-    from calls
-    where call_type = 'identify' and user_id is null and email is not null and anonymous_id is not null
+    from identifies
+    where user_id is null and email is not null and anonymous_id is not null
 
 ),
 

@@ -11,9 +11,25 @@
 #}
 with
 
-segment_calls as (
+-- One import per kind of call: a CTE read three times would be materialised whole first.
+track_calls as (
 
     select * from {{ ref('int_segment_calls_deduplicated') }}
+    where call_type = 'track'
+
+),
+
+page_calls as (
+
+    select * from {{ ref('int_segment_calls_deduplicated') }}
+    where call_type = 'page'
+
+),
+
+screen_calls as (
+
+    select * from {{ ref('int_segment_calls_deduplicated') }}
+    where call_type = 'screen'
 
 ),
 
@@ -99,12 +115,11 @@ tracks as (
                 ('page_url', 't.page_url'), ('utm_source', 't.utm_source'), ('utm_medium', 't.utm_medium'),
                 ('utm_campaign', 't.utm_campaign')]) }}
         end as properties
-    from segment_calls as t
+    from track_calls as t
     left join product_viewed as pv on t.call_id = pv.event_id
     left join product_added as pa on t.call_id = pa.event_id
     left join checkout_started as cs on t.call_id = cs.event_id
     left join order_completed as oc on t.call_id = oc.event_id
-    where t.call_type = 'track'
 
 ),
 
@@ -125,8 +140,7 @@ segment_events as (
             ('path', 'page_path'), ('title', 'page_title'), ('url', 'page_url'), ('referrer', 'page_referrer'),
             ('utm_source', 'utm_source'), ('utm_medium', 'utm_medium'), ('utm_campaign', 'utm_campaign'),
             ('device', "case when device_type is not null then 'app' when user_agent like '%Mobile%' then 'mobile' else 'desktop' end")]) }}
-    from segment_calls
-    where call_type = 'page'
+    from page_calls
 
     union all
 
@@ -138,8 +152,7 @@ segment_events as (
         anonymous_id,
         user_id,
         {{ cdp.json_object([('screen', 'screen_name'), ('device_model', 'device_model')]) }}
-    from segment_calls
-    where call_type = 'screen'
+    from screen_calls
 
 ),
 
