@@ -15,12 +15,16 @@
 {%- endmacro %}
 
 {% macro duckdb__json_object(pairs) -%}
-    {#- DuckDB keeps null members; merging into {} drops them, as Snowflake does. -#}
-    cast(json_merge_patch('{}', json_object(
-        {%- for key, value in pairs %}
-        '{{ key }}', {{ value }}{{ "," if not loop.last }}
+    {#- DuckDB's json_object keeps null members. Members are written one by one and joined by
+        concat_ws, which skips nulls, as Snowflake does; json() then writes numbers as
+        json_merge_patch('{}', json_object(...)) did (21.000000 as 21.0), so the text is the
+        same, at about half the cost (profile_events builds ~22 million). Keys are literals
+        from our models: no escaping needed. -#}
+    cast(json('{' || concat_ws(','
+        {%- for key, value in pairs %},
+        '"{{ key }}":' || to_json({{ value }})
         {%- endfor %}
-    )) as {{ dbt.type_string() }})
+    ) || '}') as {{ dbt.type_string() }})
 {%- endmacro %}
 
 {% macro snowflake__json_object(pairs) -%}

@@ -6,27 +6,18 @@
 #}
 with
 
+-- Two imports rather than one CTE read twice, which would be materialised whole first.
+logged_in as (
+
+    select * from {{ ref('int_segment_calls_deduplicated') }}
+    where user_id is not null
+
+),
+
 identifies as (
 
-    select * from {{ ref('stg_segment__identifies') }}
-
-),
-
-tracks as (
-
-    select * from {{ ref('stg_segment__tracks') }}
-
-),
-
-pages as (
-
-    select * from {{ ref('stg_segment__pages') }}
-
-),
-
-screens as (
-
-    select * from {{ ref('stg_segment__screens') }}
+    select * from {{ ref('int_segment_calls_deduplicated') }}
+    where call_type = 'identify'
 
 ),
 
@@ -45,38 +36,6 @@ identifiers as (
 domain_corrections as (
 
     select * from {{ ref('email_domain_corrections') }}
-
-),
-
-logged_in as (
-
-    select
-        anonymous_id,
-        occurred_at,
-        user_id
-    from identifies
-    where user_id is not null
-    union all
-    select
-        anonymous_id,
-        occurred_at,
-        user_id
-    from tracks
-    where user_id is not null
-    union all
-    select
-        anonymous_id,
-        occurred_at,
-        user_id
-    from pages
-    where user_id is not null
-    union all
-    select
-        anonymous_id,
-        occurred_at,
-        user_id
-    from screens
-    where user_id is not null
 
 ),
 

@@ -451,7 +451,10 @@ final as (
     select
         p.*,
         p.match_probability >= {{ var('identity_fuzzy_threshold', 0.99) }}
-        and not exists (select 1 from ambiguous as x where x.nameless in (p.record_a, p.record_b)) as is_match
+        -- Two equality lookups, not one `in (record_a, record_b)`: that would be a nested
+        -- loop over every pair (~10 s at 1,000,000 people).
+        and not exists (select 1 from ambiguous as x where x.nameless = p.record_a)
+        and not exists (select 1 from ambiguous as x where x.nameless = p.record_b) as is_match
     from probabilities as p
 
 )

@@ -11,21 +11,25 @@
 #}
 with
 
-tracks as (
+-- One import per kind of call: a CTE read three times would be materialised whole first.
+track_calls as (
 
-    select * from {{ ref('stg_segment__tracks') }}
-
-),
-
-pages as (
-
-    select * from {{ ref('stg_segment__pages') }}
+    select * from {{ ref('int_segment_calls_deduplicated') }}
+    where call_type = 'track'
 
 ),
 
-screens as (
+page_calls as (
 
-    select * from {{ ref('stg_segment__screens') }}
+    select * from {{ ref('int_segment_calls_deduplicated') }}
+    where call_type = 'page'
+
+),
+
+screen_calls as (
+
+    select * from {{ ref('int_segment_calls_deduplicated') }}
+    where call_type = 'screen'
 
 ),
 
@@ -84,67 +88,51 @@ device_links as (
 
 ),
 
-segment_calls as (
+tracks as (
 
     select
-        t.event_id,
-        t.event_text as event_name,
+        'segment' as source,
+        t.call_id as source_event_id,
+        t.event_name,
         t.occurred_at,
         t.anonymous_id,
         t.user_id,
-        {{ cdp.json_object([
-            ('product_id', 'pv.product_id'), ('sku', 'pv.sku'), ('category', 'pv.product_category'),
-            ('price', 'pv.price')]) }} as viewed_properties,
-        {{ cdp.json_object([
-            ('product_id', 'pa.product_id'), ('sku', 'pa.sku'), ('category', 'pa.product_category'),
-            ('price', 'pa.price'), ('quantity', 'pa.quantity'), ('cart_id', 'pa.cart_id')]) }} as added_properties,
-        {{ cdp.json_object([
-            ('order_id', 'cs.order_id'), ('value', 'cs.checkout_value'), ('currency', 'cs.currency')]) }}
-            as checkout_properties,
-        {{ cdp.json_object([
-            ('order_id', 'oc.order_id'), ('revenue', 'oc.revenue'), ('total', 'oc.total'),
-            ('coupon', 'oc.coupon'), ('currency', 'oc.currency'),
-            ('products', cdp.parse_json('oc.products_json'))]) }}
-            as order_properties,
-        pv.event_id is not null as is_product_viewed,
-        pa.event_id is not null as is_product_added,
-        cs.event_id is not null as is_checkout_started,
-        oc.event_id is not null as is_order_completed,
-        {{ cdp.json_object([
-            ('page_url', 't.page_url'), ('utm_source', 't.utm_source'), ('utm_medium', 't.utm_medium'),
-            ('utm_campaign', 't.utm_campaign')]) }} as context_properties
-    from tracks as t
-    left join product_viewed as pv on t.event_id = pv.event_id
-    left join product_added as pa on t.event_id = pa.event_id
-    left join checkout_started as cs on t.event_id = cs.event_id
-    left join order_completed as oc on t.event_id = oc.event_id
+        -- One case, so that each call builds only the JSON object it keeps.
+        case
+            when pv.event_id is not null then {{ cdp.json_object([
+                ('product_id', 'pv.product_id'), ('sku', 'pv.sku'), ('category', 'pv.product_category'),
+                ('price', 'pv.price')]) }}
+            when pa.event_id is not null then {{ cdp.json_object([
+                ('product_id', 'pa.product_id'), ('sku', 'pa.sku'), ('category', 'pa.product_category'),
+                ('price', 'pa.price'), ('quantity', 'pa.quantity'), ('cart_id', 'pa.cart_id')]) }}
+            when cs.event_id is not null then {{ cdp.json_object([
+                ('order_id', 'cs.order_id'), ('value', 'cs.checkout_value'), ('currency', 'cs.currency')]) }}
+            when oc.event_id is not null then {{ cdp.json_object([
+                ('order_id', 'oc.order_id'), ('revenue', 'oc.revenue'), ('total', 'oc.total'),
+                ('coupon', 'oc.coupon'), ('currency', 'oc.currency'),
+                ('products', cdp.parse_json('oc.products_json'))]) }}
+            else {{ cdp.json_object([
+                ('page_url', 't.page_url'), ('utm_source', 't.utm_source'), ('utm_medium', 't.utm_medium'),
+                ('utm_campaign', 't.utm_campaign')]) }}
+        end as properties
+    from track_calls as t
+    left join product_viewed as pv on t.call_id = pv.event_id
+    left join product_added as pa on t.call_id = pa.event_id
+    left join checkout_started as cs on t.call_id = cs.event_id
+    left join order_completed as oc on t.call_id = oc.event_id
 
 ),
 
 segment_events as (
 
-    select
-        'segment' as source,
-        event_id as source_event_id,
-        event_name,
-        occurred_at,
-        anonymous_id,
-        user_id,
-        case
-            when is_product_viewed then viewed_properties
-            when is_product_added then added_properties
-            when is_checkout_started then checkout_properties
-            when is_order_completed then order_properties
-            else context_properties
-        end as properties
-    from segment_calls
+    select * from tracks
 
     union all
 
     select
         'segment',
-        page_view_id,
-        'Page Viewed',
+        call_id,
+        event_name,
         occurred_at,
         anonymous_id,
         user_id,
@@ -152,19 +140,19 @@ segment_events as (
             ('path', 'page_path'), ('title', 'page_title'), ('url', 'page_url'), ('referrer', 'page_referrer'),
             ('utm_source', 'utm_source'), ('utm_medium', 'utm_medium'), ('utm_campaign', 'utm_campaign'),
             ('device', "case when device_type is not null then 'app' when user_agent like '%Mobile%' then 'mobile' else 'desktop' end")]) }}
-    from pages
+    from page_calls
 
     union all
 
     select
         'segment',
-        screen_view_id,
-        'Screen Viewed',
+        call_id,
+        event_name,
         occurred_at,
         anonymous_id,
         user_id,
         {{ cdp.json_object([('screen', 'screen_name'), ('device_model', 'device_model')]) }}
-    from screens
+    from screen_calls
 
 ),
 
