@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/profiles.py --warehouse PATH [--profiles N --seed S --as-of D]
 
 If the warehouse holds no simulation yet, one is generated first; everything upstream of
-the profile layer (staging, identity, profile_events) is built first, untimed. Then, timed:
+the profile layer (staging, identity, profile_events) is built first, untimed (skip that
+with --upstream-built when benchmarks/identity.py has just built it). Then, timed:
 the profile layer's models built from scratch (models/intermediate/profiles, consent,
 sessions, subscriptions and models/marts/profiles), as one dbt invocation (wall time,
 including dbt's start-up) and per model. Then the golden record's accuracy against the
@@ -48,6 +49,8 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--as-of", default="2026-11-01")
+    parser.add_argument("--upstream-built", action="store_true",
+                        help="the identity layer and profile_events are already built from this data: skip them")
     args = parser.parse_args()
     path = Path(args.warehouse)
     os.environ["CDP_DUCKDB_PATH"] = str(path)
@@ -61,8 +64,9 @@ def main() -> None:
             simulation = wh.simulation()
 
     timed_dbt(["seed"])
-    upstream = [f"+{p}" for p in PROFILE_LAYER]
-    timed_dbt(["run", "-s", *upstream, "--exclude", *PROFILE_LAYER])
+    if not args.upstream_built:
+        upstream = [f"+{p}" for p in PROFILE_LAYER]
+        timed_dbt(["run", "-s", *upstream, "--exclude", *PROFILE_LAYER])
     seconds, per_model = timed_dbt(["run", "--full-refresh", "-s", *PROFILE_LAYER])
 
     con = duckdb.connect(str(path))
