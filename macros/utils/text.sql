@@ -24,7 +24,10 @@
 {%- endmacro %}
 
 {% macro default__sorted_unique_list(expression) -%}
-    listagg(distinct {{ expression }}, ', ') within group (order by {{ expression }})
+    {#- Null when no value is, as DuckDB's string_agg: Snowflake's LISTAGG returns '' then. -#}
+    case when count({{ expression }}) > 0
+        then listagg(distinct {{ expression }}, ', ') within group (order by {{ expression }})
+    end
 {%- endmacro %}
 
 {% macro duckdb__sorted_unique_list(expression) -%}

@@ -6,6 +6,10 @@
     the analytics marts read sessions from here.
 #}
 {%- set timeout = var('session_timeout_minutes', 30) -%}
+{%- set attribution = {} -%}
+{%- for key in ['path', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device'] -%}
+    {%- do attribution.update({key: cdp.json_get_string('properties', key)}) -%}
+{%- endfor -%}
 
 with
 
@@ -68,19 +72,29 @@ final as (
         count(*) as event_count,
         count(case when event_name = 'Page Viewed' then 1 end) as page_views,
         count(case when event_name = 'Screen Viewed' then 1 end) as screen_views,
-        -- The session's first call says where it came from.
+        -- Where the session came from: the first call (page view) that carries each value. The
+        -- order is null where the value is, because Snowflake's MIN_BY returns the first row's
+        -- value even when that is null, where DuckDB's skips rows with a null value.
         min_by(
-            {{ cdp.json_get_string('properties', 'path') }}, case when event_name = 'Page Viewed' then occurred_at end
+            {{ attribution.path }},
+            case when event_name = 'Page Viewed' and {{ attribution.path }} is not null then occurred_at end
         ) as landing_path,
         min_by(
-            {{ cdp.json_get_string('properties', 'referrer') }},
-            case when event_name = 'Page Viewed' then occurred_at end
+            {{ attribution.referrer }},
+            case when event_name = 'Page Viewed' and {{ attribution.referrer }} is not null then occurred_at end
         ) as referrer,
-        min_by({{ cdp.json_get_string('properties', 'utm_source') }}, occurred_at) as utm_source,
-        min_by({{ cdp.json_get_string('properties', 'utm_medium') }}, occurred_at) as utm_medium,
-        min_by({{ cdp.json_get_string('properties', 'utm_campaign') }}, occurred_at) as utm_campaign,
         min_by(
-            {{ cdp.json_get_string('properties', 'device') }}, case when event_name = 'Page Viewed' then occurred_at end
+            {{ attribution.utm_source }}, case when {{ attribution.utm_source }} is not null then occurred_at end
+        ) as utm_source,
+        min_by(
+            {{ attribution.utm_medium }}, case when {{ attribution.utm_medium }} is not null then occurred_at end
+        ) as utm_medium,
+        min_by(
+            {{ attribution.utm_campaign }}, case when {{ attribution.utm_campaign }} is not null then occurred_at end
+        ) as utm_campaign,
+        min_by(
+            {{ attribution.device }},
+            case when event_name = 'Page Viewed' and {{ attribution.device }} is not null then occurred_at end
         ) as device_type,
         count(case when event_name = 'Order Completed' then 1 end) > 0 as is_converted,
         coalesce(sum(case

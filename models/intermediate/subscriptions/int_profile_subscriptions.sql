@@ -35,12 +35,14 @@ item_mrr as (
     select
         i.subscription_id,
         sum(
+            -- (Floating-point factors: on Snowflake 1.0 / 12 is a fixed-point NUMBER cut to a few
+            -- decimals (0.0833333), which puts large yearly prices cents off; DuckDB uses a double.)
             p.unit_amount * coalesce(i.quantity, 1)
             * case p.recurring_interval
-                when 'month' then 1.0
-                when 'year' then 1.0 / 12
-                when 'week' then 52.0 / 12
-                when 'day' then 365.0 / 12
+                when 'month' then cast(1 as {{ dbt.type_float() }})
+                when 'year' then cast(1 as {{ dbt.type_float() }}) / 12
+                when 'week' then cast(52 as {{ dbt.type_float() }}) / 12
+                when 'day' then cast(365 as {{ dbt.type_float() }}) / 12
             end
             / coalesce(nullif(p.recurring_interval_count, 0), 1)
         ) as mrr

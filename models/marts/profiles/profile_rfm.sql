@@ -35,6 +35,19 @@ customers as (
 
 ),
 
+ranked as (
+
+    select
+        *,
+        rank() over (order by recency_days desc) as recency_rank,
+        rank() over (order by frequency asc) as frequency_rank,
+        rank() over (order by monetary asc) as monetary_rank
+    from customers
+
+),
+
+-- In floating point: Snowflake's fixed-point division would round the quotient to a few
+-- decimals, which tips it up to the next score once there are tens of millions of customers.
 scored as (
 
     select
@@ -42,13 +55,13 @@ scored as (
         recency_days,
         frequency,
         monetary,
-        cast(1 + floor(5.0 * (rank() over (order by recency_days desc) - 1) / customer_count) as integer)
+        cast(1 + floor(cast(5 * (recency_rank - 1) as {{ dbt.type_float() }}) / customer_count) as integer)
             as recency_score,
-        cast(1 + floor(5.0 * (rank() over (order by frequency asc) - 1) / customer_count) as integer)
+        cast(1 + floor(cast(5 * (frequency_rank - 1) as {{ dbt.type_float() }}) / customer_count) as integer)
             as frequency_score,
-        cast(1 + floor(5.0 * (rank() over (order by monetary asc) - 1) / customer_count) as integer)
+        cast(1 + floor(cast(5 * (monetary_rank - 1) as {{ dbt.type_float() }}) / customer_count) as integer)
             as monetary_score
-    from customers
+    from ranked
 
 ),
 
