@@ -101,7 +101,13 @@ profiled_records as (
 
     select
         p.profile_id,
-        r.*
+        r.*,
+        -- When the source last confirmed the record's values (its last update) and first had
+        -- them. Stripe customers carry no update time, only the time of the last sync, which
+        -- says nothing about the values: their creation time stands in.
+        case when r.source = 'stripe' then r.first_seen_at else coalesce(r.last_seen_at, r.first_seen_at) end
+            as observed_at,
+        r.first_seen_at as first_observed_at
     from records as r
     inner join record_profiles as p on r.record_key = p.record_key
 
@@ -121,7 +127,12 @@ names as (
         coalesce(r.first_name, '') || '|' || coalesce(r.last_name, '') as value_key,
         (case when r.first_name is not null then 1 else 0 end) + (case when r.last_name is not null then 1 else 0 end)
             as completeness,
-        r.record_key
+        r.record_key,
+        r.source,
+        r.source_record_id,
+        r.record_type,
+        r.observed_at,
+        r.first_observed_at
     from profiled_records as r
     cross join name_fields as f
     where r.first_name is not null or r.last_name is not null
@@ -153,7 +164,12 @@ contacts as (
         c.value,
         c.value as value_key,
         1 as completeness,
-        r.record_key
+        r.record_key,
+        r.source,
+        r.source_record_id,
+        r.record_type,
+        r.observed_at,
+        r.first_observed_at
     from contact_points as c
     inner join profiled_records as r on c.record_key = r.record_key
 
@@ -174,7 +190,12 @@ addresses as (
         coalesce(r.street, '') || '|' || coalesce(r.postcode, '') || '|' || coalesce(r.city, '') as value_key,
         (case when r.street is not null then 4 else 0 end) + (case when r.postcode is not null then 2 else 0 end)
         + (case when r.city is not null then 1 else 0 end) as completeness,
-        r.record_key
+        r.record_key,
+        r.source,
+        r.source_record_id,
+        r.record_type,
+        r.observed_at,
+        r.first_observed_at
     from profiled_records as r
     cross join address_fields as f
     where r.street is not null or r.city is not null
@@ -184,15 +205,20 @@ addresses as (
 birth_dates as (
 
     select
-        profile_id,
+        r.profile_id,
         'birth_date' as field_group,
         'birth_date' as field,
-        cast(birth_date as {{ dbt.type_string() }}) as value,
-        cast(birth_date as {{ dbt.type_string() }}) as value_key,
+        cast(r.birth_date as {{ dbt.type_string() }}) as value,
+        cast(r.birth_date as {{ dbt.type_string() }}) as value_key,
         1 as completeness,
-        record_key
-    from profiled_records
-    where birth_date is not null
+        r.record_key,
+        r.source,
+        r.source_record_id,
+        r.record_type,
+        r.observed_at,
+        r.first_observed_at
+    from profiled_records as r
+    where r.birth_date is not null
 
 ),
 
@@ -205,7 +231,12 @@ tags as (
         lower(trim(t.tag)) as value,
         lower(trim(t.tag)) as value_key,
         1 as completeness,
-        r.record_key
+        r.record_key,
+        r.source,
+        r.source_record_id,
+        r.record_type,
+        r.observed_at,
+        r.first_observed_at
     from shopify_customer_tags as t
     inner join profiled_records as r
         on 'shopify_customer_id:' || cast(t.customer_id as {{ dbt.type_string() }}) = r.record_key
@@ -224,7 +255,12 @@ custom as (
         trim(cast(s.{{ column }} as {{ dbt.type_string() }})) as value,
         lower(trim(cast(s.{{ column }} as {{ dbt.type_string() }}))) as value_key,
         1 as completeness,
-        r.record_key
+        r.record_key,
+        r.source,
+        r.source_record_id,
+        r.record_type,
+        r.observed_at,
+        r.first_observed_at
     from {{ relation }} as s
     inner join profiled_records as r
         on '{{ record_type }}:' || cast(s.{{ key }} as {{ dbt.type_string() }}) = r.record_key
@@ -238,7 +274,12 @@ custom as (
         cast(null as {{ dbt.type_string() }}),
         cast(null as {{ dbt.type_string() }}),
         0,
-        cast(null as {{ dbt.type_string() }})
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_timestamp() }}),
+        cast(null as {{ dbt.type_timestamp() }})
     where 1 = 0
 
 ),
@@ -261,25 +302,7 @@ candidates as (
 
 final as (
 
-    select
-        c.profile_id,
-        c.field_group,
-        c.field,
-        c.value,
-        c.value_key,
-        c.completeness,
-        c.record_key,
-        r.source,
-        r.source_record_id,
-        r.record_type,
-        -- When the source last confirmed the value (the record's last update) and first had it.
-        -- Stripe customers carry no update time, only the time of the last sync, which says
-        -- nothing about the value: their creation time stands in.
-        case when r.source = 'stripe' then r.first_seen_at else coalesce(r.last_seen_at, r.first_seen_at) end
-            as observed_at,
-        r.first_seen_at as first_observed_at
-    from candidates as c
-    inner join profiled_records as r on c.record_key = r.record_key
+    select * from candidates
 
 )
 

@@ -4,12 +4,12 @@
     convention). A device that changes hands starts a new session. Calls without a profile
     (a device nobody ever logged in on) form sessions too, with profile_id null. Traits and
     the analytics marts read sessions from here.
+
+    Where a session came from (landing path, referrer, UTM, device) is read from its landing
+    page view, or from its first call when it has no page view (an app session). Only those
+    calls' properties are parsed: parsing every call's JSON is most of the cost at scale.
 #}
 {%- set timeout = var('session_timeout_minutes', 30) -%}
-{%- set attribution = {} -%}
-{%- for key in ['path', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device'] -%}
-    {%- do attribution.update({key: cdp.json_get_string('properties', key)}) -%}
-{%- endfor -%}
 
 with
 
@@ -27,7 +27,6 @@ calls as (
         anonymous_id,
         occurred_at,
         event_name,
-        properties,
         lag(occurred_at) over (
             partition by anonymous_id, profile_id order by occurred_at, event_id
         ) as previous_at
@@ -60,49 +59,90 @@ numbered as (
 
 ),
 
-final as (
+sessions as (
 
     select
-        {{ cdp.surrogate_key(['anonymous_id', 'profile_id', 'session_number']) }} as session_id,
-        profile_id,
         anonymous_id,
+        profile_id,
         session_number,
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         count(*) as event_count,
         count(case when event_name = 'Page Viewed' then 1 end) as page_views,
         count(case when event_name = 'Screen Viewed' then 1 end) as screen_views,
-        -- Where the session came from: the first call (page view) that carries each value. The
-        -- order is null where the value is, because Snowflake's MIN_BY returns the first row's
-        -- value even when that is null, where DuckDB's skips rows with a null value.
-        min_by(
-            {{ attribution.path }},
-            case when event_name = 'Page Viewed' and {{ attribution.path }} is not null then occurred_at end
-        ) as landing_path,
-        min_by(
-            {{ attribution.referrer }},
-            case when event_name = 'Page Viewed' and {{ attribution.referrer }} is not null then occurred_at end
-        ) as referrer,
-        min_by(
-            {{ attribution.utm_source }}, case when {{ attribution.utm_source }} is not null then occurred_at end
-        ) as utm_source,
-        min_by(
-            {{ attribution.utm_medium }}, case when {{ attribution.utm_medium }} is not null then occurred_at end
-        ) as utm_medium,
-        min_by(
-            {{ attribution.utm_campaign }}, case when {{ attribution.utm_campaign }} is not null then occurred_at end
-        ) as utm_campaign,
-        min_by(
-            {{ attribution.device }},
-            case when event_name = 'Page Viewed' and {{ attribution.device }} is not null then occurred_at end
-        ) as device_type,
-        count(case when event_name = 'Order Completed' then 1 end) > 0 as is_converted,
-        coalesce(sum(case
-            when event_name = 'Order Completed'
-                then {{ dbt.safe_cast(cdp.json_get_string('properties', 'revenue'), dbt.type_float()) }}
-        end), 0) as revenue
+        count(case when event_name = 'Order Completed' then 1 end) as orders,
+        -- (event ids are never null, so MIN_BY means the same on every engine)
+        coalesce(
+            min_by(event_id, case when event_name = 'Page Viewed' then occurred_at end),
+            min_by(event_id, occurred_at)
+        ) as landing_event_id
     from numbered
     group by anonymous_id, profile_id, session_number
+
+),
+
+order_revenue as (
+
+    select
+        n.anonymous_id,
+        n.profile_id,
+        n.session_number,
+        sum({{ dbt.safe_cast(cdp.json_get_string('e.properties', 'revenue'), dbt.type_float()) }}) as revenue
+    from numbered as n
+    inner join events as e on n.event_id = e.event_id
+    where n.event_name = 'Order Completed'
+    group by n.anonymous_id, n.profile_id, n.session_number
+
+),
+
+landings as (
+
+    select
+        s.anonymous_id,
+        s.profile_id,
+        s.session_number,
+        {{ cdp.json_get_string('e.properties', 'path') }} as landing_path,
+        {{ cdp.json_get_string('e.properties', 'referrer') }} as referrer,
+        {{ cdp.json_get_string('e.properties', 'utm_source') }} as utm_source,
+        {{ cdp.json_get_string('e.properties', 'utm_medium') }} as utm_medium,
+        {{ cdp.json_get_string('e.properties', 'utm_campaign') }} as utm_campaign,
+        {{ cdp.json_get_string('e.properties', 'device') }} as device_type
+    from sessions as s
+    inner join events as e on s.landing_event_id = e.event_id
+
+),
+
+final as (
+
+    select
+        {{ cdp.surrogate_key(['s.anonymous_id', 's.profile_id', 's.session_number']) }} as session_id,
+        s.profile_id,
+        s.anonymous_id,
+        s.session_number,
+        s.started_at,
+        s.ended_at,
+        s.event_count,
+        s.page_views,
+        s.screen_views,
+        l.landing_path,
+        l.referrer,
+        l.utm_source,
+        l.utm_medium,
+        l.utm_campaign,
+        l.device_type,
+        s.orders > 0 as is_converted,
+        coalesce(r.revenue, 0) as revenue
+    from sessions as s
+    left join landings as l
+        on
+            s.anonymous_id = l.anonymous_id
+            and s.profile_id is not distinct from l.profile_id
+            and s.session_number = l.session_number
+    left join order_revenue as r
+        on
+            s.anonymous_id = r.anonymous_id
+            and s.profile_id is not distinct from r.profile_id
+            and s.session_number = r.session_number
 
 )
 
