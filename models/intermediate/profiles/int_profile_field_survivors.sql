@@ -18,7 +18,21 @@
 #}
 with
 
+-- One import per use: DuckDB materialises a CTE read more than once, and these are a few
+-- rows per field of every record.
 candidates as (
+
+    select * from {{ ref('int_profile_field_candidates') }}
+
+),
+
+winning_candidates as (
+
+    select * from {{ ref('int_profile_field_candidates') }}
+
+),
+
+list_candidates as (
 
     select * from {{ ref('int_profile_field_candidates') }}
 
@@ -125,7 +139,7 @@ single_winners as (
         c.observed_at,
         w.supporting_records
     from ranked as w
-    inner join candidates as c
+    inner join winning_candidates as c
         on
             w.profile_id = c.profile_id and w.field_group = c.field_group
             and w.record_key = c.record_key and w.value_key = c.value_key
@@ -146,7 +160,7 @@ list_winners as (
         min(c.source_record_id) as source_record_id,
         max(c.observed_at) as observed_at,
         count(distinct c.record_key) as supporting_records
-    from candidates as c
+    from list_candidates as c
     inner join rules as r on c.field_group = r.field
     where r.rule = 'union'
     group by c.profile_id, c.field_group, c.field, r.rule

@@ -13,9 +13,26 @@
 
 with
 
-events as (
+-- One import per use: DuckDB materialises a CTE read more than once, and this one is every
+-- event with its properties.
+segment_calls as (
 
     select * from {{ ref('profile_events') }}
+    where source = 'segment' and anonymous_id is not null
+
+),
+
+order_events as (
+
+    select * from {{ ref('profile_events') }}
+    where source = 'segment' and event_name = 'Order Completed'
+
+),
+
+landing_candidates as (
+
+    select * from {{ ref('profile_events') }}
+    where source = 'segment' and anonymous_id is not null
 
 ),
 
@@ -30,8 +47,7 @@ calls as (
         lag(occurred_at) over (
             partition by anonymous_id, profile_id order by occurred_at, event_id
         ) as previous_at
-    from events
-    where source = 'segment' and anonymous_id is not null
+    from segment_calls
 
 ),
 
@@ -89,7 +105,7 @@ order_revenue as (
         n.session_number,
         sum({{ dbt.safe_cast(cdp.json_get_string('e.properties', 'revenue'), dbt.type_float()) }}) as revenue
     from numbered as n
-    inner join events as e on n.event_id = e.event_id
+    inner join order_events as e on n.event_id = e.event_id
     where n.event_name = 'Order Completed'
     group by n.anonymous_id, n.profile_id, n.session_number
 
@@ -108,7 +124,7 @@ landings as (
         {{ cdp.json_get_string('e.properties', 'utm_campaign') }} as utm_campaign,
         {{ cdp.json_get_string('e.properties', 'device') }} as device_type
     from sessions as s
-    inner join events as e on s.landing_event_id = e.event_id
+    inner join landing_candidates as e on s.landing_event_id = e.event_id
 
 ),
 

@@ -124,6 +124,14 @@ session_traits as (
 {%- set operand = cdp.trait_operand(trait.name, trait.spec, trait.spec, 'events', 'e', 'string') %}
 {%- if operand is none %}{{ cdp.trait_error(trait.name, "kind most_frequent needs a 'property' or a 'column'") }}{% endif %}
 
+-- (Its own import: DuckDB materialises a CTE read more than once, and profile_events is big.)
+events_for_{{ trait.name }} as (
+
+    select * from {{ ref('profile_events') }}
+    where profile_id is not null and occurred_at <= {{ cdp.as_of() }}
+
+),
+
 -- {{ trait.name }}: the value on most rows; ties go to the most recent, then the smallest value.
 ranked_{{ trait.name }} as (
 
@@ -138,7 +146,7 @@ ranked_{{ trait.name }} as (
                 partition by e.profile_id
                 order by count(*) desc, max(e.occurred_at) desc, {{ operand }}
             ) as value_rank
-        from profile_events as e
+        from events_for_{{ trait.name }} as e
         where {{ cdp.trait_condition(trait.name, trait.spec, 'events', 'e') }} and {{ operand }} is not null
         group by e.profile_id, {{ operand }}
     ) as counted
