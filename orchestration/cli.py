@@ -136,6 +136,7 @@ def demo(profiles, seed, as_of):
     if outcome.success:
         _print_identity(path)
         _print_profiles(path)
+        _score_predictions(path)
     click.echo("Next: `cdp build` after editing models, `cdp generate --increment` to land a new day, "
                "`make dagster` for the asset graph.")
     if not outcome.success:
@@ -193,6 +194,30 @@ def _print_profiles(path) -> None:
     if segments:
         top = ", ".join(f"{name} {n:,}" for name, n in segments[:4])
         click.echo(f"  RFM: {sum(n for _, n in segments):,} customers in {len(segments)} segments ({top}, ...)")
+
+
+def _score_predictions(path) -> None:
+    """What the Dagster asset profile_predictions does after the build, summarised."""
+    import duckdb
+
+    from orchestration.dbt.project import simulation_clock
+    from orchestration.predictions.clv import PredictionError, score
+
+    clock = simulation_clock(path)
+    con = duckdb.connect(str(path))
+    try:
+        figures = score(con, clock)
+    except PredictionError as exc:
+        click.echo(f"Predictions: not scored ({exc})")
+        return
+    finally:
+        con.close()
+    e = figures.get("evaluation", {})
+    line = f"Predictions: churn risk and 12-month value for {figures['customers']:,} customers"
+    if "churn_auc" in e:
+        line += (f"; on a time split churn AUC {e['churn_auc']:.3f} (days-since-last-order baseline "
+                 f"{e['churn_auc_baseline_recency']:.3f})")
+    click.echo(line)
 
 
 def _print_rows(result) -> None:
