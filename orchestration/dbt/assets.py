@@ -40,9 +40,7 @@ ensure_manifest()
             pool="duckdb_warehouse")
 def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     target = dbt.target or settings.dbt_target()
-    env = dbt_env(target)
-    if target == "dev":  # dbt builds on the same file the loads wrote
-        env["CDP_DUCKDB_PATH"] = str(warehouse.path)
+    env = dbt_env(target, warehouse.path)  # dbt builds on (and takes the clock of) the file the loads wrote
     # dagster-dbt copies the environment when it starts dbt, inside cli(); nothing leaks out.
     with environment(env):
         invocation = dbt.cli(["build"], context=context)

@@ -67,13 +67,15 @@ def check_target(target: str) -> None:
                                  f"see README 'Running on Snowflake'")
 
 
-def dbt_env(target: str) -> dict[str, str]:
+def dbt_env(target: str, duckdb_path: Path | None = None, as_of: bool = True) -> dict[str, str]:
     """Environment for a dbt invocation: the warehouse path made absolute, so that dbt finds
-    the same file whatever directory it runs in."""
+    the same file whatever directory it runs in, and (``as_of``) the clock of that same
+    warehouse when it is simulated. Parsing needs no clock: it leaves the file unopened."""
     env = {"CDP_TARGET": target, "DBT_PROFILES_DIR": str(settings.profiles_dir())}
     if target == "dev":
-        env["CDP_DUCKDB_PATH"] = str(settings.duckdb_path())
-        clock = simulation_clock(settings.duckdb_path())
+        path = duckdb_path or settings.duckdb_path()
+        env["CDP_DUCKDB_PATH"] = str(path)
+        clock = simulation_clock(path) if as_of else None
         if clock is not None:
             env["CDP_AS_OF"] = clock.isoformat(sep=" ")
     return env
@@ -116,7 +118,7 @@ def ensure_manifest() -> Path:
     if manifest_is_stale():
         from dbt.cli.main import dbtRunner
 
-        with environment(dbt_env(settings.dbt_target())):
+        with environment(dbt_env(settings.dbt_target(), as_of=False)):
             result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(settings.PROJECT_DIR),
                                          "--profiles-dir", str(settings.profiles_dir())])
         if not result.success:
