@@ -16,6 +16,9 @@
     'salesforce_lead_id': (ref('stg_salesforce__leads'), 'lead_id'),
     'user_id': (ref('stg_segment__users'), 'user_id'),
 } -%}
+{#- The record a value comes from, the same columns in every branch below. -#}
+{%- set record_columns = ['r.record_key', 'r.source', 'r.source_record_id', 'r.record_type', 'r.observed_at',
+                          'r.first_observed_at'] | join(', ') -%}
 {%- set custom_fields = [] -%}
 {%- for row in cdp.golden_record_field_rows() -%}
     {%- for item in row.custom_sources -%}
@@ -127,12 +130,7 @@ names as (
         coalesce(r.first_name, '') || '|' || coalesce(r.last_name, '') as value_key,
         (case when r.first_name is not null then 1 else 0 end) + (case when r.last_name is not null then 1 else 0 end)
             as completeness,
-        r.record_key,
-        r.source,
-        r.source_record_id,
-        r.record_type,
-        r.observed_at,
-        r.first_observed_at
+        {{ record_columns }}
     from profiled_records as r
     cross join name_fields as f
     where r.first_name is not null or r.last_name is not null
@@ -164,12 +162,7 @@ contacts as (
         c.value,
         c.value as value_key,
         1 as completeness,
-        r.record_key,
-        r.source,
-        r.source_record_id,
-        r.record_type,
-        r.observed_at,
-        r.first_observed_at
+        {{ record_columns }}
     from contact_points as c
     inner join profiled_records as r on c.record_key = r.record_key
 
@@ -190,12 +183,7 @@ addresses as (
         coalesce(r.street, '') || '|' || coalesce(r.postcode, '') || '|' || coalesce(r.city, '') as value_key,
         (case when r.street is not null then 4 else 0 end) + (case when r.postcode is not null then 2 else 0 end)
         + (case when r.city is not null then 1 else 0 end) as completeness,
-        r.record_key,
-        r.source,
-        r.source_record_id,
-        r.record_type,
-        r.observed_at,
-        r.first_observed_at
+        {{ record_columns }}
     from profiled_records as r
     cross join address_fields as f
     where r.street is not null or r.city is not null
@@ -211,12 +199,7 @@ birth_dates as (
         cast(r.birth_date as {{ dbt.type_string() }}) as value,
         cast(r.birth_date as {{ dbt.type_string() }}) as value_key,
         1 as completeness,
-        r.record_key,
-        r.source,
-        r.source_record_id,
-        r.record_type,
-        r.observed_at,
-        r.first_observed_at
+        {{ record_columns }}
     from profiled_records as r
     where r.birth_date is not null
 
@@ -231,12 +214,7 @@ tags as (
         lower(trim(t.tag)) as value,
         lower(trim(t.tag)) as value_key,
         1 as completeness,
-        r.record_key,
-        r.source,
-        r.source_record_id,
-        r.record_type,
-        r.observed_at,
-        r.first_observed_at
+        {{ record_columns }}
     from shopify_customer_tags as t
     inner join profiled_records as r
         on 'shopify_customer_id:' || cast(t.customer_id as {{ dbt.type_string() }}) = r.record_key
@@ -255,12 +233,7 @@ custom as (
         trim(cast(s.{{ column }} as {{ dbt.type_string() }})) as value,
         lower(trim(cast(s.{{ column }} as {{ dbt.type_string() }}))) as value_key,
         1 as completeness,
-        r.record_key,
-        r.source,
-        r.source_record_id,
-        r.record_type,
-        r.observed_at,
-        r.first_observed_at
+        {{ record_columns }}
     from {{ relation }} as s
     inner join profiled_records as r
         on '{{ record_type }}:' || cast(s.{{ key }} as {{ dbt.type_string() }}) = r.record_key
