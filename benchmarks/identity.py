@@ -25,24 +25,14 @@ from pathlib import Path
 
 import duckdb
 import networkx as nx
+from common import simulated_warehouse, threads_option, timed_dbt, warehouse_arguments
 
-from orchestration.dbt.runner import run_dbt
 from orchestration.identity.evaluation import pairwise_scores
-from orchestration.loads.sync import start_simulation
-from orchestration.loads.warehouse import open_warehouse
 
 EVENT_MODELS = ["path:models/intermediate/events"]
 IDENTITY_MODELS = ["path:models/intermediate/identity", "path:models/intermediate/devices"]
 IDENTITY_MARTS = ["path:models/marts/identity"]
 
-
-def timed_dbt(args: list[str]) -> tuple[float, dict]:
-    started = time.perf_counter()
-    outcome = run_dbt(args, target="dev")
-    seconds = time.perf_counter() - started
-    if not outcome.success:
-        raise SystemExit(f"dbt {' '.join(args)} failed: {outcome.failures}")
-    return seconds, outcome.seconds
 
 
 def union_find(path: Path) -> dict:
@@ -69,25 +59,10 @@ def union_find(path: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--warehouse", required=True)
-    parser.add_argument("--profiles", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--as-of", default="2026-11-01")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="dbt threads for the timed builds (default: the profile's, 2); DuckDB parallelises "
-                             "each query itself, so 1 can be faster on a small machine")
+    warehouse_arguments(parser)
     args = parser.parse_args()
-    threads = ["--threads", str(args.threads)] if args.threads else []
-    path = Path(args.warehouse)
-    os.environ["CDP_DUCKDB_PATH"] = str(path)
-
-    with open_warehouse(path) as wh:
-        simulation = wh.simulation()
-    if simulation is None:
-        print(f"generating {args.profiles:,} people into {path} ...")
-        start_simulation(path, args.seed, args.profiles, args.as_of, report=print)
-        with open_warehouse(path) as wh:
-            simulation = wh.simulation()
+    threads = threads_option(args)
+    path, simulation = simulated_warehouse(args)
 
     timed_dbt(["seed", "--full-refresh"])
     timed_dbt(["run", "-s", "path:models/staging"])

@@ -19,14 +19,11 @@ import datetime as dt
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import duckdb
+from common import simulated_warehouse, threads_option, timed_dbt, warehouse_arguments
 
-from orchestration.dbt.runner import run_dbt
-from orchestration.loads.sync import start_simulation
-from orchestration.loads.warehouse import open_warehouse
 from orchestration.profiles.evaluation import golden_record_accuracy
 
 PROFILE_LAYER = ["path:models/intermediate/profiles", "path:models/intermediate/consent",
@@ -34,43 +31,19 @@ PROFILE_LAYER = ["path:models/intermediate/profiles", "path:models/intermediate/
                  "path:models/marts/profiles"]
 
 
-def timed_dbt(args: list[str]) -> tuple[float, dict]:
-    started = time.perf_counter()
-    outcome = run_dbt(args, target="dev")
-    seconds = time.perf_counter() - started
-    if not outcome.success:
-        raise SystemExit(f"dbt {' '.join(args)} failed: {outcome.failures}")
-    return seconds, outcome.seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--warehouse", required=True)
-    parser.add_argument("--profiles", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--as-of", default="2026-11-01")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="dbt threads for the timed build (default: the profile's, 2); DuckDB parallelises "
-                             "each query itself, so 1 can be faster on a small machine")
+    warehouse_arguments(parser)
     parser.add_argument("--upstream-built", action="store_true",
                         help="the identity layer and profile_events are already built from this data: skip them")
     args = parser.parse_args()
-    path = Path(args.warehouse)
-    os.environ["CDP_DUCKDB_PATH"] = str(path)
-
-    with open_warehouse(path) as wh:
-        simulation = wh.simulation()
-    if simulation is None:
-        print(f"generating {args.profiles:,} people into {path} ...")
-        start_simulation(path, args.seed, args.profiles, args.as_of, report=print)
-        with open_warehouse(path) as wh:
-            simulation = wh.simulation()
+    path, simulation = simulated_warehouse(args)
 
     timed_dbt(["seed"])
     if not args.upstream_built:
         upstream = [f"+{p}" for p in PROFILE_LAYER]
         timed_dbt(["run", "-s", *upstream, "--exclude", *PROFILE_LAYER])
-    threads = ["--threads", str(args.threads)] if args.threads else []
+    threads = threads_option(args)
     seconds, per_model = timed_dbt(["run", "--full-refresh", *threads, "-s", *PROFILE_LAYER])
 
     con = duckdb.connect(str(path))
