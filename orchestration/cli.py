@@ -198,20 +198,12 @@ def _print_profiles(path) -> None:
 
 def _score_predictions(path) -> None:
     """What the Dagster asset profile_predictions does after the build, summarised."""
-    import duckdb
+    from orchestration.predictions.clv import score_warehouse
 
-    from orchestration.dbt.project import simulation_clock
-    from orchestration.predictions.clv import PredictionError, score
-
-    clock = simulation_clock(path)
-    con = duckdb.connect(str(path))
-    try:
-        figures = score(con, clock)
-    except PredictionError as exc:
-        click.echo(f"Predictions: not scored ({exc})")
+    figures = score_warehouse(path)
+    if "unscored" in figures:
+        click.echo(f"Predictions: not scored ({figures['unscored']})")
         return
-    finally:
-        con.close()
     e = figures.get("evaluation", {})
     line = f"Predictions: churn risk and 12-month value for {figures['customers']:,} customers"
     if "churn_auc" in e:

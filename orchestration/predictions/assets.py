@@ -4,15 +4,11 @@ warehouse as marts.profile_predictions, with each run's parameters and evaluatio
 marts.profile_prediction_runs."""
 
 
-import datetime as dt
-
 import dagster as dg
-import duckdb
 
-from orchestration.dbt.project import simulation_clock
 from orchestration.loads.resources import WarehouseResource
 
-from .clv import PredictionError, score, write_unscored
+from .clv import score_warehouse
 
 
 @dg.asset(key=["profile_predictions"], deps=[dg.AssetKey(["profile_traits"])], group_name="marts",
@@ -20,19 +16,10 @@ from .clv import PredictionError, score, write_unscored
           description="Churn risk (0-100) and predicted 12-month value per profile: BG/NBD + Gamma-Gamma, "
                       "fitted on the warehouse's orders; marts.profile_predictions.")
 def profile_predictions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    clock = simulation_clock(warehouse.path) or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con = duckdb.connect(str(warehouse.path))
-    try:
-        try:
-            figures = score(con, clock)
-        except PredictionError as exc:
-            # Too little history (a new or tiny warehouse): every profile gets null scores
-            # rather than made-up ones, and the run says why.
-            context.log.warning(f"profile_predictions not scored: {exc}")
-            write_unscored(con, clock, str(exc))
-            return dg.MaterializeResult(metadata={"scored": False, "reason": str(exc)})
-    finally:
-        con.close()
+    figures = score_warehouse(warehouse.path)
+    if "unscored" in figures:
+        context.log.warning(f"profile_predictions not scored: {figures['unscored']}")
+        return dg.MaterializeResult(metadata={"scored": False, "reason": figures["unscored"]})
     evaluation = figures.get("evaluation", {})
     return dg.MaterializeResult(metadata={
         "scored": True, "customers": figures["customers"], "as_of": figures["as_of"],

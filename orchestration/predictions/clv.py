@@ -31,6 +31,8 @@ from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
 from scipy.stats import rankdata
 
+from orchestration.dbt.project import simulation_clock
+
 CHURN_DAYS = 90
 VALUE_DAYS = 365
 
@@ -278,3 +280,19 @@ def _log_run(con: duckdb.DuckDBPyConnection, figures: dict) -> None:
                        scored_at timestamp, as_of timestamp, customers bigint, figures varchar)""")
     con.execute("insert into marts.profile_prediction_runs values (?, ?, ?, ?)",
                 [figures["fitted_at"], figures["as_of"], figures["customers"], json.dumps(figures)])
+
+
+def score_warehouse(path) -> dict:
+    """Score the DuckDB warehouse at ``path`` as of its simulation clock (now, for a real
+    one): the figures of ``score``, or, with too little history, null scores for every
+    profile and ``{"unscored": reason}`` (a new or tiny warehouse gets no made-up scores)."""
+    clock = simulation_clock(path) or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con = duckdb.connect(str(path))
+    try:
+        try:
+            return score(con, clock)
+        except PredictionError as exc:
+            write_unscored(con, clock, str(exc))
+            return {"unscored": str(exc)}
+    finally:
+        con.close()
