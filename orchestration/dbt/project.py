@@ -15,7 +15,7 @@ import yaml
 
 from orchestration import settings
 
-WATCHED = ("models", "macros", "seeds", "snapshots", "tests", "analyses", "dbt_project.yml", "profiles.yml")
+WATCHED = ("models", "macros", "seeds", "snapshots", "tests", "analyses", "segments", "dbt_project.yml", "profiles.yml")
 
 
 class DbtConfigError(RuntimeError):
