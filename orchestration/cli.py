@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -141,6 +142,35 @@ def demo(profiles, seed, as_of):
                "`make dagster` for the asset graph.")
     if not outcome.success:
         sys.exit(1)
+
+
+@main.group()
+def segment() -> None:
+    """Work with segment definitions (segments/*.yml)."""
+
+
+@segment.command("size")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--sample", type=int, default=5, show_default=True, callback=_positive_int("--sample"),
+              help="How many member profile ids to show.")
+@click.option("--sql", "show_sql", is_flag=True, help="Print the compiled SQL as well.")
+@_fail_cleanly
+def segment_size(file, sample, show_sql):
+    """Count a draft segment's members now, without a dbt build (the warehouse must be built)."""
+    from orchestration.segments.compiler import size_definitions
+
+    started = time.monotonic()
+    _require_warehouse("dev")
+    sizes = size_definitions(file, settings.duckdb_path(), sample)
+    elapsed = time.monotonic() - started
+    for size in sizes:
+        share = size.members / size.profiles if size.profiles else 0.0
+        click.echo(f"{size.name} ({size.file}): {size.members:,} of {size.profiles:,} profiles ({share:.2%}) "
+                   f"as of {size.as_of}")
+        click.echo(f"  sample: {', '.join(size.sample) if size.sample else '(no members)'}")
+    click.echo(f"Compiled and counted in {elapsed:.2f} s.")
+    if show_sql and sizes:
+        click.echo(sizes[0].sql)
 
 
 def _require_warehouse(target) -> None:

@@ -68,6 +68,11 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A name from a definition, quoted, for a message. -#}
+{% macro segment_quote(value) -%}
+    {{ return("'" ~ value ~ "'" if value is string else cdp.segment_describe(value)) }}
+{%- endmacro %}
+
 {#- One value as an escaped SQL literal of type class `type_class`, or a clear error. -#}
 {% macro segment_literal(ctx, path, value, type_class, what) -%}
     {%- set fix = {
@@ -173,7 +178,7 @@
     {%- set literals = [] -%}
     {%- for name in names -%}
         {%- if name is not string or name not in events -%}
-            {{ cdp.segment_error(ctx, path ~ '.event', "unknown event " ~ cdp.segment_describe(name)
+            {{ cdp.segment_error(ctx, path ~ '.event', "unknown event " ~ cdp.segment_quote(name)
                                  ~ "; known events: " ~ events.keys() | sort | join(', ')) }}
         {%- endif -%}
         {%- do literals.append(cdp.sql_string(name)) -%}
@@ -202,7 +207,7 @@
             {%- set known = events[name] -%}
             {%- if property not in known -%}
                 {{ cdp.segment_error(ctx, item_path ~ '.property', "event '" ~ name ~ "' has no property "
-                    ~ cdp.segment_describe(property) ~ "; its properties: " ~ (known.keys() | sort | join(', ') or 'none')) }}
+                    ~ cdp.segment_quote(property) ~ "; its properties: " ~ (known.keys() | sort | join(', ') or 'none')) }}
             {%- endif -%}
             {%- if ns.type is not none and known[property] != ns.type -%}
                 {{ cdp.segment_error(ctx, item_path ~ '.property', "property '" ~ property ~ "' is " ~ ns.type
@@ -299,7 +304,7 @@
             {%- for known in columns | sort if column is string and (known[:4] == column[:4] or column in known) -%}
                 {%- do near.append(known) -%}
             {%- endfor -%}
-            {{ cdp.segment_error(ctx, path ~ '.trait', "unknown trait " ~ cdp.segment_describe(column)
+            {{ cdp.segment_error(ctx, path ~ '.trait', "unknown trait " ~ cdp.segment_quote(column)
                 ~ ": name a column of profiles, profile_traits or profile_rfm"
                 ~ ("; did you mean " ~ near | join(', ') ~ "?" if near else "")) }}
         {%- endif -%}
@@ -360,7 +365,7 @@
     {%- else -%}
         {%- set other = node.in_segment -%}
         {%- if other is not string or other not in ctx.catalog.segments -%}
-            {{ cdp.segment_error(ctx, path ~ '.in_segment', "unknown segment " ~ cdp.segment_describe(other)
+            {{ cdp.segment_error(ctx, path ~ '.in_segment', "unknown segment " ~ cdp.segment_quote(other)
                                  ~ "; segments: " ~ ctx.catalog.segments.keys() | sort | join(', ')) }}
         {%- endif -%}
         {%- if other in ctx.stack -%}

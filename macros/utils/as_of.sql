@@ -26,7 +26,19 @@
     sysdate()
 {%- endmacro %}
 
-{#- A Python value as an escaped SQL string literal: quotes doubled, backslashes kept. -#}
+{#-
+    A Python value as an escaped SQL string literal. Quotes are doubled everywhere; on
+    Snowflake, where a backslash escapes the next character inside '...', backslashes are
+    doubled too (else a value ending in a backslash would end the literal early).
+-#}
 {% macro sql_string(value) -%}
+    {{ return(adapter.dispatch('sql_string', 'cdp')(value)) }}
+{%- endmacro %}
+
+{% macro default__sql_string(value) -%}
     '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro snowflake__sql_string(value) -%}
+    '{{ value | string | replace("\\", "\\\\") | replace("'", "''") }}'
 {%- endmacro %}

@@ -121,6 +121,9 @@ class Compiler:
         dbt_include = Path(find_spec("dbt.include").submodule_search_locations[0])
         for relative in DBT_MACROS:
             self._load((dbt_include / relative).read_text(), self.dbt)
+        if self.engine == "snowflake":
+            for path in sorted((dbt_include / "snowflake" / "macros" / "utils").glob("*.sql")):
+                self._load(path.read_text(), self.dbt)
         for relative in PROJECT_MACROS:
             self._load((self.project_dir / relative).read_text(), self.cdp)
 
@@ -178,3 +181,55 @@ def read_definition_file(path: Path) -> dict[str, dict]:
         raise SegmentDefinitionError(f"{path}: declares no segment; a segment is an exposure with "
                                      f"config: {{meta: {{segment: {{rule: ...}}}}}} (see segments/vip_customers.yml)")
     return found
+
+
+@dataclass
+class SegmentSize:
+    name: str
+    file: str
+    members: int
+    profiles: int
+    sample: list[str]
+    as_of: str
+    sql: str
+
+
+def size_definitions(path: Path, warehouse: Path, sample: int = 5) -> list[SegmentSize]:
+    """Compile the segments a draft file declares against the built warehouse and count
+    their members now, without a dbt build. Other segments it names (in_segment) come
+    from the project; a draft with the name of a project segment replaces it."""
+    import duckdb
+
+    from orchestration import settings
+    from orchestration.dbt.project import ensure_manifest
+
+    drafts = read_definition_file(path)
+    manifest = json.loads(ensure_manifest().read_text())
+    raw, relations, _ = manifest_catalog(manifest)
+    raw["segments"].update(drafts)
+    try:
+        connection = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        raise SegmentDefinitionError(f"cannot read the warehouse {warehouse} ({str(exc).splitlines()[0]}); "
+                                     f"if a build is running, size the segment when it has finished") from exc
+    try:
+        simulated = connection.execute("select count(*) from information_schema.tables where "
+                                       "table_schema = '_cdp_meta' and table_name = 'simulation'").fetchone()[0]
+        clock = connection.execute("select clock from _cdp_meta.simulation").fetchone() if simulated else None
+        # The same moment dbt builds as of (orchestration/dbt/project.py sets CDP_AS_OF to it).
+        variables = {"as_of": clock[0].isoformat(sep=" ")} if clock else {}
+        compiler = Compiler(settings.PROJECT_DIR, variables)
+        catalog = compiler.catalog(raw["segments"], raw["columns"], raw["events"], "the dbt manifest")
+        sql = compiler.membership_sql(sorted(drafts), catalog, relations)
+        connection.execute(f"create temporary table draft_members as {sql}")
+        profiles = connection.execute(f"select count(*) from {relations['profiles']}").fetchone()[0]
+        moment = connection.execute(f"select cast({compiler.cdp.as_of()} as varchar)").fetchone()[0]
+        sizes = []
+        for name in sorted(drafts):
+            members = connection.execute("select count(*) from draft_members where segment_name = ?", [name]).fetchone()[0]
+            rows = connection.execute("select profile_id from draft_members where segment_name = ? "
+                                      "order by profile_id limit ?", [name, sample]).fetchall()
+            sizes.append(SegmentSize(name, drafts[name]["file"], members, profiles, [r[0] for r in rows], moment, sql))
+    finally:
+        connection.close()
+    return sizes
