@@ -105,6 +105,34 @@ def test_scoring_the_warehouse_writes_every_profile(dbt_build, warehouse):
     assert 0 < evaluation["churn_auc_baseline_recency"] < 1
 
 
+def test_dbt_reads_the_scores_back_through_the_predictions_source(dbt_build, warehouse, monkeypatch):
+    """The build before any scoring made the staging view an empty stub (the table did not
+    exist); once scored, the next build reads the table: every profile, the tests passing."""
+    from orchestration.dbt.runner import run_dbt
+
+    con = duckdb.connect(str(warehouse["path"]))
+    try:
+        clock = con.execute("select clock from _cdp_meta.simulation").fetchone()[0]
+        clv.score(con, clock, evaluation=False)
+        customers = con.execute("select count(*) from marts.profile_traits where order_count > 0").fetchone()[0]
+    finally:
+        con.close()
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(warehouse["path"]))
+    outcome = run_dbt(["build", "--select", "stg_predictions__profile_scores"], target="dev")  # with its tests
+    assert outcome.success, outcome.failures
+    assert outcome.count("test", "pass") >= 3  # unique, not_null, the range test
+    con = duckdb.connect(str(warehouse["path"]))
+    try:
+        rows, scored, in_range = con.execute("""
+            select count(*), count(*) filter (where is_scored),
+                   count(*) filter (where churn_risk between 0 and 100)
+            from staging.stg_predictions__profile_scores""").fetchone()
+    finally:
+        con.close()
+    assert rows == con_count(warehouse, "marts.profiles")
+    assert scored == in_range == customers > 0
+
+
 def con_count(warehouse, table: str) -> int:
     con = duckdb.connect(str(warehouse["path"]))
     try:
@@ -252,7 +280,7 @@ def test_scoring_on_snowflake_writes_back_what_duckdb_would(snowflake_env, monke
     assert "unscored" not in figures, figures
     assert figures["engine"] == "snowflake"
     assert columns == ["profile_id", "churn_risk", "p_alive", "expected_orders_12m", "expected_order_value",
-                       "predicted_value_12m", "model", "as_of", "scored_at"]
+                       "predicted_value_12m", "model_name", "as_of", "scored_at"]
     paid = events_frame[(events_frame.event_name == "Order Placed") & events_frame.profile_id.notna()
                         & ~events_frame.properties.str.contains('"(?:refunded|voided)"')]
     customers = paid.profile_id.nunique()

@@ -280,7 +280,7 @@ select
     cast(round(t.expected_orders_12m, 3) as double) as expected_orders_12m,
     cast(round(t.expected_order_value, 2) as decimal(18, 2)) as expected_order_value,
     cast(round(t.predicted_value_12m, 2) as decimal(18, 2)) as predicted_value_12m,
-    'bg_nbd+gamma_gamma' as model,
+    'bg_nbd+gamma_gamma' as model_name,
     cast(? as {timestamp}) as as_of,
     cast(? as {timestamp}) as scored_at
 from marts.profiles as p
