@@ -294,7 +294,7 @@ def test_scoring_on_snowflake_writes_back_what_duckdb_would(snowflake_env, monke
     assert "churn_auc" in figures["evaluation"], figures["evaluation"]
 
     sent = [sql for w in {id(w): w for w in wrapped}.values() for sql in w.sent]
-    assert any("profile_events" in sql for sql in sent) and any("create or replace table" in sql for sql in sent)
+    assert any("profile_events" in sql for sql in sent) and any("create or replace table marts.profile_predictions copy grants" in sql for sql in sent)
     for sql in sent:
         tree = sqlglot.parse_one(sql, read="snowflake")
         unknown = [f.name for f in tree.find_all(exp.Anonymous)]

@@ -38,7 +38,7 @@ from scipy.stats import rankdata
 from orchestration import settings
 from orchestration.dbt.project import simulation_clock
 
-from .warehouse import TIMESTAMP, for_connection
+from .warehouse import COPY_GRANTS, TIMESTAMP, for_connection
 
 CHURN_DAYS = 90
 VALUE_DAYS = 365
@@ -269,10 +269,12 @@ def score(con, clock: dt.datetime, evaluation: bool = True) -> dict:
 
 # Every profile of marts.profiles, scores where given: one statement that replaces the
 # table whole. On Snowflake CREATE OR REPLACE is atomic (readers see the old table or the
-# new one, never a half-written one); in DuckDB it is one transaction. {scores} is the
-# staged relation, {timestamp} the engine's timestamp type (warehouse.py).
+# new one, never a half-written one) and COPY GRANTS keeps the readers' privileges on the
+# new table; in DuckDB it is one transaction. {scores} is the staged relation, {timestamp}
+# the engine's timestamp type, {copy_grants} the clause where the engine has it
+# (warehouse.py).
 PUBLISH_SQL = """
-create or replace table marts.profile_predictions as
+create or replace table marts.profile_predictions{copy_grants} as
 select
     p.profile_id,
     cast(t.churn_risk as integer) as churn_risk,
@@ -306,7 +308,8 @@ def _write(warehouse, scores: pa.Table, as_of: str, scored_at: str) -> None:
     timestamp = TIMESTAMP[warehouse.engine]
     warehouse.execute("create schema if not exists marts")
     with warehouse.staged(scores) as relation:
-        warehouse.execute(PUBLISH_SQL.format(scores=relation, timestamp=timestamp), [as_of, scored_at])
+        warehouse.execute(PUBLISH_SQL.format(scores=relation, timestamp=timestamp,
+                                             copy_grants=COPY_GRANTS[warehouse.engine]), [as_of, scored_at])
 
 
 def write_unscored(con, clock: dt.datetime, reason: str) -> None:

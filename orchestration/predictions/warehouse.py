@@ -14,6 +14,8 @@ import pyarrow as pa
 # The timestamp type each engine's dbt models use (dbt.type_timestamp()): on Snowflake
 # TIMESTAMP follows the account's TIMESTAMP_TYPE_MAPPING, so name the variant.
 TIMESTAMP = {"duckdb": "timestamp", "snowflake": "timestamp_ntz"}
+# Replacing a Snowflake table drops the grants on it unless told to copy them.
+COPY_GRANTS = {"duckdb": "", "snowflake": " copy grants"}
 
 # The scores' columns and their SQL types while staged (before rounding and casting).
 SCORE_COLUMNS = {"profile_id": "varchar", "p_alive": "double", "churn_risk": "integer",
