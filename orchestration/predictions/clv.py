@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
-from scipy.stats import rankdata
+from scipy.stats import rankdata, spearmanr
 
 from orchestration import settings
 from orchestration.dbt.project import simulation_clock
@@ -223,8 +223,11 @@ def evaluate(profile_id, occurred_at, value, clock: dt.datetime) -> dict:
     for p, v in zip(profile_id[before], value[before]):
         spend_last[idx[p]] += v
     churn = p_no_purchase(par, s, CHURN_DAYS)
-    predicted = expected_purchases(par, s, VALUE_DAYS) * expected_order_value(par, s)
+    orders_next = expected_purchases(par, s, VALUE_DAYS)
+    predicted = orders_next * expected_order_value(par, s)
     recency_days = (s.T - s.t_x) * 7
+    after_idx = np.array([idx.get(p, -1) for p in profile_id[after]], dtype=int)
+    orders_actual = int((after_idx >= 0).sum())
     return {
         "cutoff": cutoff.isoformat(sep=" "), "customers": len(s.profile_id),
         "churned_share": float((~bought_soon).mean()),
@@ -233,6 +236,19 @@ def evaluate(profile_id, occurred_at, value, clock: dt.datetime) -> dict:
         "value_mae_baseline_last_year": float(np.abs(spend_last - spend_next).mean()),
         "value_total_predicted": float(predicted.sum()), "value_total_actual": float(spend_next.sum()),
         "value_total_baseline_last_year": float(spend_last.sum()),
+        # Spend is mostly zero, so MAE rewards predicting zero (its best constant is the
+        # median); the model predicts an expectation, which RMSE rewards, and ranks
+        # customers, which Spearman's rho measures. Orders apart from value show whether
+        # an error in the total comes from BG/NBD (counts) or Gamma-Gamma (order values).
+        "value_mae_baseline_zero": float(spend_next.mean()),
+        "value_rmse": float(np.sqrt(np.mean((predicted - spend_next) ** 2))),
+        "value_rmse_baseline_last_year": float(np.sqrt(np.mean((spend_last - spend_next) ** 2))),
+        "value_spearman": float(spearmanr(predicted, spend_next).statistic),
+        "value_spearman_baseline_last_year": float(spearmanr(spend_last, spend_next).statistic),
+        "orders_predicted": float(orders_next.sum()), "orders_actual": orders_actual,
+        # BG/NBD's mean dropout probability after a purchase, a / (a + b): near zero when the
+        # history is too short to show any dropout, and then nobody is predicted to leave.
+        "mean_dropout": float(par.a / (par.a + par.b)),
         "parameters": asdict(par),
     }
 
