@@ -47,13 +47,16 @@ def main() -> None:
     e = figures["evaluation"]
     print()
     print("| people | customers at the split | churn AUC (baseline: days since last order) "
-          "| 12-month value MAE (baseline: last year's spend) | total predicted / actual / baseline | time |")
-    print("|---:|---:|---:|---:|---:|---:|")
+          "| 12-month value MAE (baseline: last year's spend; zero) | RMSE (last year's) "
+          "| Spearman (last year's) | total predicted / actual / baseline | orders predicted / actual "
+          "| mean dropout | time |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {people:,} | {e['customers']:,} | {e['churn_auc']:.3f} ({e['churn_auc_baseline_recency']:.3f}) "
-          f"| {e['value_mae']:,.0f} ({e['value_mae_baseline_last_year']:,.0f}) "
+          f"| {e['value_mae']:,.0f} ({e['value_mae_baseline_last_year']:,.0f}; {e['value_mae_baseline_zero']:,.0f}) "
+          f"| {e['value_rmse']:,.0f} ({e['value_rmse_baseline_last_year']:,.0f}) "
+          f"| {e['value_spearman']:.3f} ({e['value_spearman_baseline_last_year']:.3f}) "
           f"| {e['value_total_predicted']:,.0f} / {e['value_total_actual']:,.0f} / {e['value_total_baseline_last_year']:,.0f} "
-          f"| {seconds:.1f} s |")
-
+          f"| {e['orders_predicted']:,.0f} / {e['orders_actual']:,} | {e['mean_dropout']:.3g} | {seconds:.1f} s |")
 
 if __name__ == "__main__":
     main()

@@ -59,4 +59,8 @@ def test_a_whole_run_materializes(tmp_path, monkeypatch):
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("select count(*) from staging.stg_shopify__orders").fetchone()[0] > 0
     assert con.execute("select count(distinct connector) from _cdp_meta.connector_syncs").fetchone()[0] == 6
+    # The scores' staging view is built after the asset wrote them, in the same run.
+    assert any(k.path[-1] == "stg_predictions__profile_scores" for k in materialized)
+    assert (con.execute("select count(*) from staging.stg_predictions__profile_scores").fetchone()[0]
+            == con.execute("select count(*) from marts.profiles").fetchone()[0] > 0)
     con.close()

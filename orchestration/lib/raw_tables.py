@@ -4,6 +4,10 @@
 columns, types, primary key and load mode are written down. dbt reads it to build the
 staging models; the simulator reads it to shape what it generates; the loader reads it
 to create and merge the tables. A column added there reaches all three.
+
+Sources with ``loader: cdp`` are tables this project writes back itself (the Dagster
+asset profile_predictions): no connector lands them and the simulator does not make
+them, so they are not raw tables.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import yaml
 from orchestration.settings import PROJECT_DIR
 
 LOAD_MODES = ("upsert", "history", "append")
+OWN_LOADER = "cdp"
 
 _ARROW = {
     "varchar": pa.string(),
@@ -62,11 +67,14 @@ def _default_of(template: str, fallback: str) -> str:
 
 @functools.lru_cache(maxsize=4)
 def raw_tables(project_dir: Path = PROJECT_DIR) -> dict[str, dict[str, RawTable]]:
-    """``{source: {table: RawTable}}`` for every source YAML under ``models/staging``."""
+    """``{source: {table: RawTable}}`` for every source YAML under ``models/staging``
+    (except the project's own write-backs, ``loader: cdp``)."""
     out: dict[str, dict[str, RawTable]] = {}
     for path in sorted((project_dir / "models" / "staging").glob("*/_*__sources.yml")):
         doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         for source in doc.get("sources", []):
+            if source.get("loader") == OWN_LOADER:
+                continue
             schema = _default_of(source.get("schema"), source["name"])
             tables = {}
             for table in source["tables"]:

@@ -15,13 +15,17 @@ orders and written back to it.
 - Predicted 12-month value = expected orders in the next 365 days x expected order value.
 
 Orders are Shopify's "Order Placed" events in marts.profile_events, refunded and voided
-ones excluded, as in the traits. Time is measured in weeks inside the fit.
+ones excluded, as in the traits. Time is measured in weeks inside the fit. The orders are
+read and the scores written with SQL that runs on DuckDB and Snowflake alike; which one is
+the dbt target's (score_warehouse; transport in warehouse.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import duckdb
@@ -29,19 +33,29 @@ import numpy as np
 import pyarrow as pa
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
-from scipy.stats import rankdata
+from scipy.stats import rankdata, spearmanr
 
+from orchestration import settings
 from orchestration.dbt.project import simulation_clock
+
+from .warehouse import COPY_GRANTS, TIMESTAMP, for_connection
 
 CHURN_DAYS = 90
 VALUE_DAYS = 365
 
+# One query for DuckDB and Snowflake: json_extract_path_text takes a key on both (DuckDB's
+# alias of json_extract_string), and profile_events.properties is JSON held as text on both.
 ORDERS_SQL = """
-    select profile_id, occurred_at,
-           try_cast(json_extract_string(properties, '$.total_price') as double) as order_value
+    select
+        profile_id,
+        occurred_at,
+        try_cast(json_extract_path_text(properties, 'total_price') as double) as order_value
     from marts.profile_events
-    where event_name = 'Order Placed' and source = 'shopify' and profile_id is not null
-      and coalesce(json_extract_string(properties, '$.financial_status'), '') not in ('refunded', 'voided')
+    where
+        event_name = 'Order Placed'
+        and source = 'shopify'
+        and profile_id is not null
+        and coalesce(json_extract_path_text(properties, 'financial_status'), '') not in ('refunded', 'voided')
 """
 
 
@@ -72,9 +86,15 @@ class Parameters:
     gamma: float
 
 
-def load_orders(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rows = con.execute(ORDERS_SQL + " order by profile_id, occurred_at").fetchnumpy()
-    return rows["profile_id"], rows["occurred_at"].astype("datetime64[s]"), np.nan_to_num(rows["order_value"])
+def load_orders(warehouse) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every order (profile, time, value), sorted by profile then time here rather than in
+    SQL: summarise needs numpy's order of the ids, which a warehouse collation need not match."""
+    rows = for_connection(warehouse).fetch(ORDERS_SQL)
+    profile_id = rows["profile_id"].astype(str)
+    occurred_at = rows["occurred_at"].astype("datetime64[s]")
+    value = np.nan_to_num(rows["order_value"].astype(float))
+    order = np.lexsort((occurred_at, profile_id))
+    return profile_id[order], occurred_at[order], value[order]
 
 
 def summarise(profile_id, occurred_at, value, moment: dt.datetime) -> Summary:
@@ -203,8 +223,11 @@ def evaluate(profile_id, occurred_at, value, clock: dt.datetime) -> dict:
     for p, v in zip(profile_id[before], value[before]):
         spend_last[idx[p]] += v
     churn = p_no_purchase(par, s, CHURN_DAYS)
-    predicted = expected_purchases(par, s, VALUE_DAYS) * expected_order_value(par, s)
+    orders_next = expected_purchases(par, s, VALUE_DAYS)
+    predicted = orders_next * expected_order_value(par, s)
     recency_days = (s.T - s.t_x) * 7
+    after_idx = np.array([idx.get(p, -1) for p in profile_id[after]], dtype=int)
+    orders_actual = int((after_idx >= 0).sum())
     return {
         "cutoff": cutoff.isoformat(sep=" "), "customers": len(s.profile_id),
         "churned_share": float((~bought_soon).mean()),
@@ -213,86 +236,157 @@ def evaluate(profile_id, occurred_at, value, clock: dt.datetime) -> dict:
         "value_mae_baseline_last_year": float(np.abs(spend_last - spend_next).mean()),
         "value_total_predicted": float(predicted.sum()), "value_total_actual": float(spend_next.sum()),
         "value_total_baseline_last_year": float(spend_last.sum()),
+        # Spend is mostly zero, so MAE rewards predicting zero (its best constant is the
+        # median); the model predicts an expectation, which RMSE rewards, and ranks
+        # customers, which Spearman's rho measures. Orders apart from value show whether
+        # an error in the total comes from BG/NBD (counts) or Gamma-Gamma (order values).
+        "value_mae_baseline_zero": float(spend_next.mean()),
+        "value_rmse": float(np.sqrt(np.mean((predicted - spend_next) ** 2))),
+        "value_rmse_baseline_last_year": float(np.sqrt(np.mean((spend_last - spend_next) ** 2))),
+        "value_spearman": float(spearmanr(predicted, spend_next).statistic),
+        "value_spearman_baseline_last_year": float(spearmanr(spend_last, spend_next).statistic),
+        "orders_predicted": float(orders_next.sum()), "orders_actual": orders_actual,
+        # BG/NBD's mean dropout probability after a purchase, a / (a + b): near zero when the
+        # history is too short to show any dropout, and then nobody is predicted to leave.
+        "mean_dropout": float(par.a / (par.a + par.b)),
         "parameters": asdict(par),
     }
 
 
-def score(con: duckdb.DuckDBPyConnection, clock: dt.datetime, evaluation: bool = True) -> dict:
+def score(con, clock: dt.datetime, evaluation: bool = True) -> dict:
     """Fit on every order up to ``clock``, write marts.profile_predictions (one row per
     profile; customers get scores, others nulls) and append the run to
-    marts.profile_prediction_runs. Returns the run's figures."""
-    profile_id, occurred_at, value = load_orders(con)
+    marts.profile_prediction_runs. ``con``: a DuckDB or Snowflake connection (or a
+    warehouse.py wrapper of one). Returns the run's figures."""
+    warehouse = for_connection(con)
+    profile_id, occurred_at, value = load_orders(warehouse)
     s = summarise(profile_id, occurred_at, value, clock)
     par = fit(s)
     alive = p_alive(par, s)
     churn = np.rint(100 * p_no_purchase(par, s, CHURN_DAYS)).astype(int)
     orders_12m = expected_purchases(par, s, VALUE_DAYS)
     order_value = expected_order_value(par, s)
-    figures = {"fitted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" "),
-               "as_of": clock.isoformat(sep=" "), "customers": len(s.profile_id), "parameters": asdict(par)}
+    figures = {"fitted_at": _utc_now().isoformat(sep=" "), "as_of": clock.isoformat(sep=" "),
+               "engine": warehouse.engine, "customers": len(s.profile_id), "parameters": asdict(par)}
     if evaluation:
         try:
             figures["evaluation"] = evaluate(profile_id, occurred_at, value, clock)
         except PredictionError as exc:  # less than a year of history: scores, but no evaluation yet
             figures["evaluation"] = {"skipped": str(exc)}
-    scores = {
-        "profile_id": s.profile_id, "p_alive": alive, "churn_risk": churn, "expected_orders_12m": orders_12m,
-        "expected_order_value": order_value, "predicted_value_12m": orders_12m * order_value,
-    }
-    _write(con, scores, figures["as_of"], figures["fitted_at"])
-    _log_run(con, figures)
+    scores = pa.table({
+        "profile_id": pa.array(s.profile_id, pa.string()), "p_alive": alive, "churn_risk": churn,
+        "expected_orders_12m": orders_12m, "expected_order_value": order_value,
+        "predicted_value_12m": orders_12m * order_value,
+    })
+    _write(warehouse, scores, figures["as_of"], figures["fitted_at"])
+    _log_run(warehouse, figures)
     return figures
 
 
-def _write(con: duckdb.DuckDBPyConnection, scores: dict, as_of: str, scored_at: str) -> None:
-    """marts.profile_predictions: every profile of marts.profiles, scores where given."""
-    con.register("scored", pa.table(scores))
-    try:
-        con.execute("create schema if not exists marts")
-        con.execute("""
-            create or replace table marts.profile_predictions as
-            select p.profile_id,
-                   cast(t.churn_risk as integer) as churn_risk,
-                   cast(round(t.p_alive, 4) as double) as p_alive,
-                   cast(round(t.expected_orders_12m, 3) as double) as expected_orders_12m,
-                   cast(round(t.expected_order_value, 2) as decimal(18, 2)) as expected_order_value,
-                   cast(round(t.predicted_value_12m, 2) as decimal(18, 2)) as predicted_value_12m,
-                   'bg_nbd+gamma_gamma' as model,
-                   cast(? as timestamp) as as_of,
-                   cast(? as timestamp) as scored_at
-            from marts.profiles as p left join scored as t on p.profile_id = t.profile_id""", [as_of, scored_at])
-    finally:
-        con.unregister("scored")
+# Every profile of marts.profiles, scores where given: one statement that replaces the
+# table whole. On Snowflake CREATE OR REPLACE is atomic (readers see the old table or the
+# new one, never a half-written one) and COPY GRANTS keeps the readers' privileges on the
+# new table; in DuckDB it is one transaction. {scores} is the staged relation, {timestamp}
+# the engine's timestamp type, {copy_grants} the clause where the engine has it
+# (warehouse.py).
+PUBLISH_SQL = """
+create or replace table marts.profile_predictions{copy_grants} as
+select
+    p.profile_id,
+    cast(t.churn_risk as integer) as churn_risk,
+    cast(round(t.p_alive, 4) as double) as p_alive,
+    cast(round(t.expected_orders_12m, 3) as double) as expected_orders_12m,
+    cast(round(t.expected_order_value, 2) as decimal(18, 2)) as expected_order_value,
+    cast(round(t.predicted_value_12m, 2) as decimal(18, 2)) as predicted_value_12m,
+    'bg_nbd+gamma_gamma' as model_name,
+    cast(? as {timestamp}) as as_of,
+    cast(? as {timestamp}) as scored_at
+from marts.profiles as p
+left join {scores} as t on p.profile_id = t.profile_id
+"""
+
+RUNS_DDL = """
+create table if not exists marts.profile_prediction_runs (
+    scored_at {timestamp},
+    as_of {timestamp},
+    customers bigint,
+    figures varchar
+)
+"""
+
+RUNS_INSERT = """
+insert into marts.profile_prediction_runs (scored_at, as_of, customers, figures)
+select cast(? as {timestamp}), cast(? as {timestamp}), ?, ?
+"""
 
 
-def write_unscored(con: duckdb.DuckDBPyConnection, clock: dt.datetime, reason: str) -> None:
+def _write(warehouse, scores: pa.Table, as_of: str, scored_at: str) -> None:
+    timestamp = TIMESTAMP[warehouse.engine]
+    warehouse.execute("create schema if not exists marts")
+    with warehouse.staged(scores) as relation:
+        warehouse.execute(PUBLISH_SQL.format(scores=relation, timestamp=timestamp,
+                                             copy_grants=COPY_GRANTS[warehouse.engine]), [as_of, scored_at])
+
+
+def write_unscored(con, clock: dt.datetime, reason: str) -> None:
     """Every profile with null scores, and the reason in the run log."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-    empty = {"profile_id": pa.array([], pa.string()), "p_alive": pa.array([], pa.float64()),
-             "churn_risk": pa.array([], pa.int64()), "expected_orders_12m": pa.array([], pa.float64()),
-             "expected_order_value": pa.array([], pa.float64()), "predicted_value_12m": pa.array([], pa.float64())}
-    _write(con, empty, clock.isoformat(sep=" "), now)
-    _log_run(con, {"fitted_at": now, "as_of": clock.isoformat(sep=" "), "customers": 0, "unscored": reason})
+    warehouse = for_connection(con)
+    now = _utc_now().isoformat(sep=" ")
+    empty = pa.table({"profile_id": pa.array([], pa.string()), "p_alive": pa.array([], pa.float64()),
+                      "churn_risk": pa.array([], pa.int64()), "expected_orders_12m": pa.array([], pa.float64()),
+                      "expected_order_value": pa.array([], pa.float64()),
+                      "predicted_value_12m": pa.array([], pa.float64())})
+    _write(warehouse, empty, clock.isoformat(sep=" "), now)
+    _log_run(warehouse, {"fitted_at": now, "as_of": clock.isoformat(sep=" "), "engine": warehouse.engine,
+                         "customers": 0, "unscored": reason})
 
 
-def _log_run(con: duckdb.DuckDBPyConnection, figures: dict) -> None:
-    con.execute("""create table if not exists marts.profile_prediction_runs (
-                       scored_at timestamp, as_of timestamp, customers bigint, figures varchar)""")
-    con.execute("insert into marts.profile_prediction_runs values (?, ?, ?, ?)",
-                [figures["fitted_at"], figures["as_of"], figures["customers"], json.dumps(figures)])
+def _log_run(warehouse, figures: dict) -> None:
+    timestamp = TIMESTAMP[warehouse.engine]
+    warehouse.execute(RUNS_DDL.format(timestamp=timestamp))
+    warehouse.execute(RUNS_INSERT.format(timestamp=timestamp),
+                      [figures["fitted_at"], figures["as_of"], figures["customers"], json.dumps(figures)])
 
 
-def score_warehouse(path) -> dict:
-    """Score the DuckDB warehouse at ``path`` as of its simulation clock (now, for a real
-    one): the figures of ``score``, or, with too little history, null scores for every
-    profile and ``{"unscored": reason}`` (a new or tiny warehouse gets no made-up scores)."""
-    clock = simulation_clock(path) or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con = duckdb.connect(str(path))
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def as_of_clock(target: str, path=None) -> dt.datetime:
+    """The moment to score as of, as the dbt models take it (macro cdp.as_of): a simulated
+    DuckDB warehouse's clock, else CDP_AS_OF, else now (UTC)."""
+    clock = simulation_clock(path) if target == "dev" and path is not None else None
+    if clock is None and os.environ.get("CDP_AS_OF"):
+        clock = dt.datetime.fromisoformat(os.environ["CDP_AS_OF"])
+    return clock or _utc_now()
+
+
+@contextmanager
+def connect(target: str, path=None):
+    """The warehouse dbt builds on for ``target``: the DuckDB file at ``path`` (dev), or
+    Snowflake with profiles.yml's settings for that target."""
+    if target == "dev":
+        con = duckdb.connect(str(path or settings.duckdb_path()))
+    else:
+        from orchestration.lib.snowflake import connect as snowflake_connect
+
+        con = snowflake_connect(target)
     try:
+        yield con
+    finally:
+        con.close()
+
+
+def score_warehouse(path=None, target: str = "dev") -> dict:
+    """Score the warehouse of dbt target ``target`` (the DuckDB file at ``path`` for dev,
+    else Snowflake) as of its clock (as_of_clock): the figures of ``score``, or, with too
+    little history, null scores for every profile and ``{"unscored": reason}`` (a new or
+    tiny warehouse gets no made-up scores)."""
+    path = path or (settings.duckdb_path() if target == "dev" else None)
+    clock = as_of_clock(target, path)
+    with connect(target, path) as con:
         try:
             return score(con, clock)
         except PredictionError as exc:
             write_unscored(con, clock, str(exc))
             return {"unscored": str(exc)}
-    finally:
-        con.close()
