@@ -74,7 +74,7 @@
             {%- endif -%}
             {%- for trait in traits -%}
                 {%- if trait not in segment_catalog.columns or cdp.segment_type_class(segment_catalog.columns[trait].data_type) != 'number' -%}
-                    {{ cdp.audience_error(audience, 'lookalike.traits', "'" ~ trait ~ "' is not a numeric column of profiles, profile_traits or profile_rfm") }}
+                    {{ cdp.audience_error(audience, 'lookalike.traits', "'" ~ trait ~ "' is not a numeric column of profiles, profile_traits, profile_rfm or stg_predictions__profile_scores") }}
                 {%- endif -%}
             {%- endfor -%}
             {%- do audience.update({'lookalike': {'seed_segment': lookalike.seed_segment, 'size': lookalike.size | int, 'traits': traits | list}}) -%}

@@ -2,16 +2,18 @@
     What the segment compiler may read, from the project graph:
     - segments: every exposure with config.meta.segment (segments/*.yml), by name, with its
       rule and file;
-    - columns: the columns of profiles, profile_traits and profile_rfm with their contract
-      types (a name on more than one model is read from the first of these);
+    - columns: the columns of profiles, profile_traits, profile_rfm and the predictive scores
+      (stg_predictions__profile_scores: churn_risk, predicted_value_12m, ...) with their
+      declared types (a name on more than one model is read from the first of these);
     - events: config.meta.events on profile_events.properties (event -> property -> type).
     A dbt unit test compiles a model without the graph, so it passes the same structure in
     var('segment_catalog_for_unit_tests'): {segments: {name: {rule}}, columns: {name:
     {model, data_type}}, events: {...}}.
 #}
 
+{#- The models whose columns segments (and lookalikes) compare, in lookup order, with their aliases. -#}
 {% macro segment_models() -%}
-    {{ return({'profiles': 'p', 'profile_traits': 't', 'profile_rfm': 'r'}) }}
+    {{ return({'profiles': 'p', 'profile_traits': 't', 'profile_rfm': 'r', 'stg_predictions__profile_scores': 's'}) }}
 {%- endmacro %}
 
 {% macro segment_catalog() -%}

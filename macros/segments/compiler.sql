@@ -305,7 +305,7 @@
                 {%- do near.append(known) -%}
             {%- endfor -%}
             {{ cdp.segment_error(ctx, path ~ '.trait', "unknown trait " ~ cdp.segment_quote(column)
-                ~ ": name a column of profiles, profile_traits or profile_rfm"
+                ~ ": name a column of profiles, profile_traits, profile_rfm or stg_predictions__profile_scores"
                 ~ ("; did you mean " ~ near | join(', ') ~ "?" if near else "")) }}
         {%- endif -%}
         {%- set type_class = cdp.segment_type_class(columns[column].data_type) -%}
@@ -397,13 +397,13 @@
 
 {#-
     The query: (segment_name, profile_id) for each member of the segments `names`.
-    relations: {profiles, profile_traits, profile_rfm, profile_events} as SQL relation names.
+    relations: each of cdp.segment_models() and profile_events, as SQL relation names.
     Event conditions share one pass over profile_events (a counter per distinct condition);
     each sequence step reads profile_events once more, filtered to its events.
 -#}
 {% macro segment_membership_sql(names, catalog, relations) -%}
     {%- set compiled = cdp.segment_compile(names, catalog) -%}
-    {%- set aliases = {'profiles': 'p', 'profile_traits': 't', 'profile_rfm': 'r'} -%}
+    {%- set aliases = cdp.segment_models() -%}
     {%- set joined = [] -%}
     {%- for column in compiled.used_columns -%}
         {%- set model = catalog.columns[column].model -%}

@@ -27,7 +27,8 @@ PROJECT_MACROS = ("macros/segments/compiler.sql", "macros/segments/catalog.sql",
 DBT_MACROS = ("global_project/macros/utils/dateadd.sql", "global_project/macros/utils/safe_cast.sql",
               "global_project/macros/utils/position.sql", "global_project/macros/utils/data_types.sql",
               "duckdb/macros/utils/dateadd.sql")
-SEGMENT_MODELS = ("profiles", "profile_traits", "profile_rfm", "profile_events")
+# The models segments compare columns of, in lookup order (macro segment_models), and the events.
+SEGMENT_MODELS = ("profiles", "profile_traits", "profile_rfm", "stg_predictions__profile_scores", "profile_events")
 # dbt's Column.translate_type (base Column.TYPE_LABELS; dbt-duckdb adds none): the macros in data_types.sql call it.
 TYPE_LABELS = {"STRING": "TEXT"}
 
@@ -154,7 +155,7 @@ def manifest_catalog(manifest: dict) -> tuple[dict, dict[str, str], dict]:
     missing = [m for m in SEGMENT_MODELS if m not in models]
     if missing:
         raise SegmentDefinitionError(f"the dbt manifest has no model(s) {', '.join(missing)}; run `cdp build` first")
-    for name in ("profiles", "profile_traits", "profile_rfm"):
+    for name in SEGMENT_MODELS[:-1]:
         for column_name, column in models[name]["columns"].items():
             columns.setdefault(column_name, {"model": name, "data_type": column.get("data_type")})
     properties = models["profile_events"]["columns"].get("properties", {})

@@ -63,6 +63,12 @@ profile_rfm as (
 
 ),
 
+stg_predictions__profile_scores as (
+
+    select * from {{ ref('stg_predictions__profile_scores') }}
+
+),
+
 profile_identifiers as (
 
     select * from {{ ref('profile_identifiers') }}
@@ -148,11 +154,12 @@ lookalike_features as (
     select
         profiles.profile_id
         {%- for trait in lookalike_traits %},
-        cast({{ {'profiles': 'profiles', 'profile_traits': 'profile_traits', 'profile_rfm': 'profile_rfm'}[segment_catalog.columns[trait].model] }}.{{ trait }} as double) as {{ trait }}
+        cast({{ segment_catalog.columns[trait].model }}.{{ trait }} as double) as {{ trait }}
         {%- endfor %}
     from profiles
     left join profile_traits on profiles.profile_id = profile_traits.profile_id
     left join profile_rfm on profiles.profile_id = profile_rfm.profile_id
+    left join stg_predictions__profile_scores on profiles.profile_id = stg_predictions__profile_scores.profile_id
 
 ),
 

@@ -10,6 +10,7 @@
     'profiles': ref('profiles'),
     'profile_traits': ref('profile_traits'),
     'profile_rfm': ref('profile_rfm'),
+    'stg_predictions__profile_scores': ref('stg_predictions__profile_scores'),
     'profile_events': ref('profile_events'),
 } -%}
 {%- if execute -%}
