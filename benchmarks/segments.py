@@ -32,7 +32,7 @@ import duckdb
 from common import simulated_warehouse, threads_option, warehouse_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
-SEGMENT_LAYER = ["path:seeds/segments", "path:models/intermediate/segments", "path:models/marts/segments"]
+SEGMENT_LAYER = ["path:seeds/segments", "path:models/staging/predictions", "path:models/intermediate/segments", "path:models/marts/segments"]
 DRAFTS = {
     "one event condition": """
 version: 2

@@ -137,6 +137,7 @@ def demo(profiles, seed, as_of):
     if outcome.success:
         _print_identity(path)
         _print_profiles(path)
+        _print_segments(path)
         _score_predictions(path)
     click.echo("Next: `cdp build` after editing models, `cdp generate --increment` to land a new day, "
                "`make dagster` for the asset graph.")
@@ -224,6 +225,27 @@ def _print_profiles(path) -> None:
     if segments:
         top = ", ".join(f"{name} {n:,}" for name, n in segments[:4])
         click.echo(f"  RFM: {sum(n for _, n in segments):,} customers in {len(segments)} segments ({top}, ...)")
+
+
+def _print_segments(path) -> None:
+    """Segment sizes and audience sizes (with their holdouts) in two lines."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        sizes = con.execute("select segment_name, count(*) from marts.segment_memberships group by 1 order by 2 desc, 1"
+                            ).fetchall()
+        defined = con.execute("select count(distinct segment_name) from marts.segment_sizes").fetchone()[0]
+        audiences = con.execute("""
+            select audience_name, sum(case when not is_holdout then 1 else 0 end), sum(case when is_holdout then 1 else 0 end)
+            from intermediate.int_audience_assignments group by 1 order by 1""").fetchall()
+    finally:
+        con.close()
+    listed = ", ".join(f"{name} {n:,}" for name, n in sizes)
+    click.echo(f"Segments: {defined} defined in segments/ ({listed or 'no members'})")
+    if audiences:
+        listed = ", ".join(f"{name} {sent:,}" + (f" (+{held:,} held out)" if held else "") for name, sent, held in audiences)
+        click.echo(f"  Audiences after consent, suppression and priority: {listed}")
 
 
 def _score_predictions(path) -> None:
