@@ -41,6 +41,11 @@ ensure_manifest()
 def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     target = dbt.target or settings.dbt_target()
     env = dbt_env(target, warehouse.path)  # dbt builds on (and takes the clock of) the file the loads wrote
+    # A run builds dbt in steps around Python assets (profile_predictions), so a step selects
+    # part of the graph. dbt's default (eager) would also run a relationships test whose other
+    # model is in a later step and not built yet; buildable runs a test once all it reads is
+    # selected or upstream of the selection.
+    env.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     # dagster-dbt copies the environment when it starts dbt, inside cli(); nothing leaks out.
     with environment(env):
         invocation = dbt.cli(["build"], context=context)
