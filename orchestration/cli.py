@@ -161,6 +161,10 @@ def segment_size(file, sample, show_sql):
     from orchestration.segments.compiler import size_definitions
 
     started = time.monotonic()
+    if settings.dbt_target() != "dev":
+        raise CdpError(f"`cdp segment size` sizes drafts on the DuckDB warehouse (target dev), and CDP_TARGET is "
+                       f"'{settings.dbt_target()}'; on Snowflake, add the file to segments/ and run "
+                       f"`dbt build -s int_segment_memberships_evaluated`")
     _require_warehouse("dev")
     sizes = size_definitions(file, settings.duckdb_path(), sample)
     elapsed = time.monotonic() - started
