@@ -31,7 +31,7 @@ def _fail_cleanly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (WarehouseError, DbtConfigError, ValueError, OverflowError) as exc:
+        except (WarehouseError, DbtConfigError, ValueError, OverflowError) as exc:  # config errors are ValueErrors
             raise CdpError(str(exc)) from exc
 
     return wrapper
@@ -176,6 +176,40 @@ def segment_size(file, sample, show_sql):
     click.echo(f"Compiled and counted in {elapsed:.2f} s.")
     if show_sql and sizes:
         click.echo(sizes[0].sql)
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--dry-run", is_flag=True, help="Plan and print counts and a sample; send nothing.")
+@click.option("--allow-large-removal", is_flag=True, help="Let a mirror sync remove more than its max_remove_share.")
+@click.option("--allow-size-change", is_flag=True, help="Apply although the source moved more than the sync's gate.")
+@_fail_cleanly
+def sync(name, dry_run, allow_large_removal, allow_size_change):
+    """Run the syncs in syncs/*.yml (or the one named): diff against what was delivered, then send."""
+    import json
+
+    from orchestration.dbt.project import ensure_manifest
+    from orchestration.exports.config import load_syncs
+    from orchestration.exports.engine import describe, run_sync, sample_lines
+
+    _require_warehouse("dev")
+    syncs = load_syncs()
+    if name is not None and name not in syncs:
+        raise CdpError(f"no sync named '{name}'; syncs: {', '.join(sorted(syncs)) or 'none (add one in syncs/)'}")
+    chosen = [syncs[name]] if name else list(syncs.values())
+    manifest = json.loads(ensure_manifest().read_text())
+    bad = 0
+    for spec in chosen:
+        result = run_sync(spec, settings.duckdb_path(), manifest, dry_run=dry_run,
+                          allow_large_removal=allow_large_removal, allow_size_change=allow_size_change,
+                          log=lambda message, s=spec.name: click.echo(f"  {s}: {message}"))
+        click.echo(describe(result))
+        if dry_run:
+            for line in sample_lines(result):
+                click.echo(line)
+        bad += result.status in ("failed", "partial", "refused")
+    if bad:
+        sys.exit(1)
 
 
 def _require_warehouse(target) -> None:
