@@ -28,3 +28,8 @@ def profiles_dir() -> Path:
 
 def dbt_target() -> str:
     return os.environ.get("CDP_TARGET", "dev")
+
+
+def exports_dir() -> Path:
+    """Where file syncs with a relative path write: CDP_EXPORTS_DIR, else the project folder."""
+    return Path(os.environ.get("CDP_EXPORTS_DIR", PROJECT_DIR))

@@ -21,6 +21,10 @@ def test_definitions_load_with_jobs_schedules_and_checks(defs):
     graph = defs.resolve_asset_graph()
     assert defs.resolve_job_def("hourly_pipeline") is not None
     assert defs.resolve_schedule_def("hourly_pipeline_schedule").cron_schedule == "0 * * * *"
+    # Syncs: an asset after the model it reads, a job and a schedule each.
+    node = graph.get(dg.AssetKey(["syncs", "vip_winback_to_parquet"]))
+    assert dg.AssetKey(["audience_members"]) in node.parent_keys
+    assert defs.resolve_schedule_def("sync_vip_winback_to_parquet_schedule").cron_schedule == "15 * * * *"
     # dbt tests become asset checks.
     assert len(list(graph.asset_check_keys)) >= 2 * sum(len(t) for t in raw_tables().values())
 
@@ -46,6 +50,7 @@ def test_a_whole_run_materializes(tmp_path, monkeypatch):
 
     path = tmp_path / "dagster.duckdb"
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(path))
+    monkeypatch.setenv("CDP_EXPORTS_DIR", str(tmp_path / "exports"))
     job = definitions.resolve_job_def("hourly_pipeline")
     result = job.execute_in_process(
         run_config={"ops": {"simulation__clock": {"config": {"profiles": 300, "seed": 3, "hours": 0}}}},
@@ -56,6 +61,9 @@ def test_a_whole_run_materializes(tmp_path, monkeypatch):
     assert dg.AssetKey(["shopify", "order"]) in materialized
     assert any(k.path[-1] == "stg_shopify__orders" for k in materialized)
     assert dg.AssetKey(["profile_predictions"]) in materialized  # after the traits
+    # Each sync after the mart it reads; the file sync wrote its file.
+    assert dg.AssetKey(["syncs", "vip_winback_to_parquet"]) in materialized
+    assert (tmp_path / "exports" / "exports" / "email_vip_winback.parquet").exists()
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("select count(*) from staging.stg_shopify__orders").fetchone()[0] > 0
     assert con.execute("select count(distinct connector) from _cdp_meta.connector_syncs").fetchone()[0] == 6

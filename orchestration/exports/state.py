@@ -4,8 +4,8 @@
 - sync_plans: the plan of each run, row by row (operation, change, payload, idempotency key);
 - delivered_state: per sync and record, the payload last delivered successfully: the next
   run diffs against it, so a failed row (never recorded here) is planned again;
-- delivery_log: per run, row and attempt, the operation, status (pending, sent, failed),
-  error and idempotency key;
+- delivery_log: per run, row and attempt, the operation, status (pending, sent, failed, or
+  interrupted when the run died before the answer), error and idempotency key;
 - pending_publishes: files written but not yet renamed into place (see files.py).
 
 The idempotency key is a hash of the sync, the record key, the payload, the operation and
@@ -112,7 +112,7 @@ def build_plan(con, spec, run_id: str) -> Plan:
         tried as (
             select idempotency_key, count(*) as attempts
             from {SCHEMA}.delivery_log
-            where sync_name = $sync and status != 'pending'
+            where sync_name = $sync
             group by idempotency_key
         )
         select
@@ -128,6 +128,11 @@ def build_plan(con, spec, run_id: str) -> Plan:
 
 
 def start_run(con, spec, run_id: str, dry_run: bool) -> None:
+    # Rows an earlier run left pending were in flight when it died; this run plans them again.
+    con.execute(f"""update {SCHEMA}.delivery_log set status = 'interrupted', error = 'the run ended before an answer'
+                    where sync_name = ? and status = 'pending'""", [spec.name])
+    con.execute(f"""update {SCHEMA}.sync_runs set status = 'interrupted', finished_at = {NOW}
+                    where sync_name = ? and status in ('planning', 'applying')""", [spec.name])
     con.execute(f"insert into {SCHEMA}.sync_runs (run_id, sync_name, started_at, status, mode, destination, is_dry_run) "
                 f"values (?, ?, {NOW}, 'planning', ?, ?, ?)", [run_id, spec.name, spec.mode, spec.destination_type,
                                                              dry_run])

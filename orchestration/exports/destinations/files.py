@@ -2,6 +2,8 @@
 
     destination: {type: file, format: parquet, path: exports/vip_customers.parquet}
 
+A relative path is under CDP_EXPORTS_DIR, else the project folder.
+
 Mode mirror keeps one file at `path`: the whole current set, replaced each run that
 changes anything. The other modes write each run's changes as a new file in the folder
 `path`, named <UTC time>-<run id>.<format>, with `_operation` (upsert, insert, update,
@@ -61,7 +63,7 @@ class FileDestination:
                                      f"{', '.join(FORMATS)}")
         path = Path(required(spec, "path", sync_name, "file", "exports/audience.parquet"))
         if not path.is_absolute():
-            path = settings.PROJECT_DIR / path
+            path = settings.exports_dir() / path
         return cls(file_format, path)
 
     def recover(self, con, spec) -> None:

@@ -1,0 +1,49 @@
+"""Each sync in syncs/*.yml as a Dagster asset after the dbt model it reads, with a job and a
+schedule (its cron; off until switched on), retries with exponential backoff and jitter,
+and a pool per destination type, so that the instance can cap concurrent calls to each
+destination (orchestration/dagster_home/dagster.yaml)."""
+
+
+import json
+
+import dagster as dg
+
+from orchestration.dbt.project import ensure_manifest
+from orchestration.exports.config import SyncSpec, load_syncs
+from orchestration.exports.engine import describe, run_sync
+from orchestration.loads.resources import WarehouseResource
+
+
+def _sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.name, key_prefix=["syncs"], deps=[dg.AssetKey([spec.source_model])], group_name="syncs",
+        pool=f"sync_{spec.destination_type}", kinds={"python", spec.destination_type},
+        retry_policy=dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL,
+                                    jitter=dg.Jitter.PLUS_MINUS),
+        description=f"Sync {spec.name} ({spec.file}): {spec.audience or spec.source_model} -> "
+                    f"{spec.destination_type}, mode {spec.mode}.",
+    )
+    def sync_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        manifest = json.loads(ensure_manifest().read_text())
+        result = run_sync(spec, warehouse.path, manifest, log=context.log.info)
+        context.log.info(describe(result))
+        if result.status in ("refused", "failed"):
+            # Nothing (or nothing more) was sent; the run says why. Failed rows are retried next run.
+            raise dg.Failure(description=f"sync {spec.name} {result.status}: {result.message}",
+                             allow_retries=result.status == "failed")
+        plan = result.plan
+        return dg.MaterializeResult(metadata={
+            "status": result.status, "run_id": result.run_id, "source_rows": plan.source_rows if plan else 0,
+            "adds": plan.adds if plan else 0, "changes": plan.changes if plan else 0,
+            "removes": plan.removes if plan else 0, "sent": result.sent, "failed": result.failed,
+            "message": result.message or ""})
+    return sync_asset
+
+
+syncs = load_syncs()
+sync_assets = [_sync_asset(spec) for spec in syncs.values()]
+sync_jobs = [dg.define_asset_job(name=f"sync_{spec.name}", selection=dg.AssetSelection.assets(["syncs", spec.name]),
+                                 description=f"Run sync {spec.name} alone.") for spec in syncs.values()]
+sync_schedules = [dg.ScheduleDefinition(name=f"sync_{spec.name}_schedule", job=job, cron_schedule=spec.schedule,
+                                        execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+                  for spec, job in zip(syncs.values(), sync_jobs) if spec.schedule]
