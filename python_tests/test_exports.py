@@ -76,15 +76,16 @@ def test_a_webhook_sync_retries_isolates_a_bad_row_and_sends_each_row_once(copy,
     assert 3.0 in waits and len(waits) == 2  # Retry-After honoured, then one backoff for the 503
     assert set(receiver.state) == set(profiles) - {bad}
     assert max(receiver.batch_sizes) <= 100
-    logged = query(copy, "select status, error from cdp_sync.delivery_log where record_key = ?", [bad])
-    assert logged == [("failed", "HTTP 400 from " + receiver.url + ': {"error": "invalid batch"}')]
+    logged = query(copy, "select status, error from cdp_sync.delivery_log where record_key = ? order by logged_at",
+                   [bad])
+    assert logged == [("pending", None), ("failed", "HTTP 400 from " + receiver.url + ': {"error": "invalid batch"}')]
 
     receiver.bad_keys = set()  # the destination accepts it now: the next run retries that row only
     second = engine.run_sync(spec, copy, manifest, sleep=waits.append)
     assert (second.status, second.plan.adds, second.sent) == ("succeeded", 1, 1)
     assert set(receiver.state) == set(profiles) and all(v == 1 for v in receiver.applied.values())
-    assert query(copy, "select attempt from cdp_sync.delivery_log where record_key = ? order by attempt", [bad]) \
-        == [(1,), (2,)]
+    assert query(copy, "select attempt, status from cdp_sync.delivery_log where record_key = ? and status != 'pending' "
+                       "order by attempt", [bad]) == [(1, "failed"), (2, "sent")]
 
     requests = receiver.requests
     third = engine.run_sync(spec, copy, manifest)
@@ -158,7 +159,7 @@ def test_files_are_written_atomically_and_a_killed_run_is_finished(copy, manifes
 
     # Killed before the warehouse recorded anything: the temporary file goes, the rows are planned again.
     query(copy, "update marts.profiles set city = 'Atlantis' where profile_id in (select min(profile_id) from marts.profiles)")
-    monkeypatch.setattr(files_module.state, "apply_state", crash)
+    monkeypatch.setattr(files_module.state, "log_delivered", crash)
     with pytest.raises(KeyboardInterrupt):
         engine.run_sync(spec, copy, manifest)
     monkeypatch.undo()
@@ -196,7 +197,9 @@ syncs:
     assert 0 < len(receiver.state)
     total = query(copy, "select count(*) from marts.profiles")[0][0]
     assert len(receiver.state) < total
-    pending = query(copy, "select count(*) from cdp_sync.delivery_log where status = 'pending'")[0][0]
+    pending = query(copy, """select count(*) from cdp_sync.delivery_log as p where status = 'pending' and not exists (
+                                 select 1 from cdp_sync.delivery_log as o where o.idempotency_key = p.idempotency_key
+                                 and o.run_id = p.run_id and o.status != 'pending')""")[0][0]
 
     receiver.delay = 0.0
     done = subprocess.run(cdp, env=env, capture_output=True, text=True, timeout=300)
@@ -207,6 +210,8 @@ syncs:
     assert query(copy, "select count(*) from cdp_sync.delivered_state where sync_name = 'profiles_to_hook'")[0][0] == total
     assert pending <= 20  # at most the batch in flight was left pending by the kill
     assert "sent" in done.stdout
+    # The rows in flight when it died are logged as interrupted, then sent by the second run.
+    assert query(copy, "select count(*) from cdp_sync.delivery_log where status = 'interrupted'")[0][0] == pending
 
 
 def test_bad_declarations_are_refused_with_the_fix(copy, manifest, tmp_path):

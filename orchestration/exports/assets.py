@@ -1,8 +1,9 @@
 """Each sync in syncs/*.yml as a Dagster asset after the dbt model it reads, with a job and a
 schedule (its cron; off until switched on), retries with exponential backoff and jitter,
 and a pool per destination type, so that the instance can cap concurrent calls to each
-destination (orchestration/dagster_home/dagster.yaml)."""
+destination (orchestration/dagster_home/dagster.yaml).
 
+(No `from __future__ import annotations`: Dagster reads the context annotation at definition.)"""
 
 import json
 

@@ -183,12 +183,11 @@ def _apply_api(con, spec: SyncSpec, plan: state.Plan, destination, sleep, log) -
                        [plan.run_id]).fetchall()
     sent = failed = 0
     for batch in _batches(rows, destination.max_batch_rows, destination.max_batch_bytes):
-        state.log_pending(con, [(plan.run_id, spec.name, r[0], r[1], r[5], r[2], r[4]) for r in batch])
+        state.log_pending(con, plan.run_id, [r[2] for r in batch])
         operations = [Operation(r[1], r[0], state.payload_of(r[3]), r[2]) for r in batch]
         results = _send_with_discipline(destination, operations, sleep, log)
-        by_key = {op.key: (op, result) for op, result in zip(operations, results)}
-        state.record_results(con, plan.run_id, spec.name,
-                             [(key, op.idempotency_key, result.ok, result.error) for key, (op, result) in by_key.items()])
+        state.record_outcomes(con, plan.run_id,
+                              [(op.idempotency_key, result.ok, result.error) for op, result in zip(operations, results)])
         sent += sum(1 for r in results if r.ok)
         failed += sum(1 for r in results if not r.ok)
     return sent, failed
@@ -208,6 +207,7 @@ def run_sync(spec: SyncSpec, warehouse: Path, manifest: dict, dry_run: bool = Fa
         if destination is not None and hasattr(destination, "recover"):
             destination.recover(con, spec)
         state.start_run(con, spec, run_id, dry_run)
+        state.fold(con, spec.name)  # rows a run that died had delivered
         load_current_rows(con, spec, manifest)
         plan = state.build_plan(con, spec, run_id)
         preview = state.sample(con, run_id)
@@ -235,6 +235,8 @@ def run_sync(spec: SyncSpec, warehouse: Path, manifest: dict, dry_run: bool = Fa
             state.finish_run(con, run_id, "failed", plan, message=f"{exc.__class__.__name__}: {exc}"[:1000])
             raise
         status = "succeeded" if not failed else ("partial" if sent else "failed")
+        state.finish_run(con, run_id, status, plan, sent, failed)
+        state.fold(con, spec.name)
         message = None
         if failed:
             errors = con.execute(f"""select error, count(*) from {state.SCHEMA}.delivery_log

@@ -3,9 +3,12 @@
 - sync_runs: one row per run (plan counts, what was sent and failed, status, why);
 - sync_plans: the plan of each run, row by row (operation, change, payload, idempotency key);
 - delivered_state: per sync and record, the payload last delivered successfully: the next
-  run diffs against it, so a failed row (never recorded here) is planned again;
-- delivery_log: per run, row and attempt, the operation, status (pending, sent, failed, or
-  interrupted when the run died before the answer), error and idempotency key;
+  run diffs against it, so a failed row (never recorded here) is planned again. It is
+  folded from the log at the end of each run and, for a run that died, at the start of the
+  next (fold);
+- delivery_log, append-only: per run, row and attempt, a 'pending' entry before the row is
+  sent and its outcome after (sent, failed, or interrupted when the run died before the
+  answer), with the error and the idempotency key;
 - pending_publishes: files written but not yet renamed into place (see files.py).
 
 The idempotency key is a hash of the sync, the record key, the payload, the operation and
@@ -28,7 +31,8 @@ DDL = [
         run_id varchar primary key, sync_name varchar not null, started_at timestamp not null,
         finished_at timestamp, status varchar not null, mode varchar not null, destination varchar not null,
         is_dry_run boolean not null, source_rows bigint, planned_adds bigint, planned_changes bigint,
-        planned_removes bigint, rows_sent bigint, rows_failed bigint, message varchar)""",
+        planned_removes bigint, rows_sent bigint, rows_failed bigint, message varchar, folded_at timestamp)""",
+    f"alter table {SCHEMA}.sync_runs add column if not exists folded_at timestamp",
     f"""create table if not exists {SCHEMA}.sync_plans (
         run_id varchar not null, sync_name varchar not null, record_key varchar not null, operation varchar not null,
         change varchar not null, payload_hash varchar, payload varchar, idempotency_key varchar not null,
@@ -112,7 +116,7 @@ def build_plan(con, spec, run_id: str) -> Plan:
         tried as (
             select idempotency_key, count(*) as attempts
             from {SCHEMA}.delivery_log
-            where sync_name = $sync
+            where sync_name = $sync and status != 'pending'
             group by idempotency_key
         )
         select
@@ -128,9 +132,16 @@ def build_plan(con, spec, run_id: str) -> Plan:
 
 
 def start_run(con, spec, run_id: str, dry_run: bool) -> None:
-    # Rows an earlier run left pending were in flight when it died; this run plans them again.
-    con.execute(f"""update {SCHEMA}.delivery_log set status = 'interrupted', error = 'the run ended before an answer'
-                    where sync_name = ? and status = 'pending'""", [spec.name])
+    # Rows an earlier run left pending were in flight when it died: record that they got no
+    # answer (this run plans them again, with the same idempotency keys).
+    con.execute(f"""insert into {SCHEMA}.delivery_log
+                    select p.run_id, p.sync_name, p.record_key, p.operation, 'interrupted',
+                           'the run ended before an answer', p.attempt, p.idempotency_key, p.payload_hash, {NOW}
+                    from {SCHEMA}.delivery_log as p
+                    where p.sync_name = $sync and p.status = 'pending' and not exists (
+                        select 1 from {SCHEMA}.delivery_log as o
+                        where o.sync_name = $sync and o.run_id = p.run_id and o.idempotency_key = p.idempotency_key
+                          and o.status != 'pending')""", {"sync": spec.name})
     con.execute(f"""update {SCHEMA}.sync_runs set status = 'interrupted', finished_at = {NOW}
                     where sync_name = ? and status in ('planning', 'applying')""", [spec.name])
     con.execute(f"insert into {SCHEMA}.sync_runs (run_id, sync_name, started_at, status, mode, destination, is_dry_run) "
@@ -163,49 +174,85 @@ def sample(con, run_id: str, limit: int = 5) -> list[tuple]:
                            where run_id = ? order by change, record_key limit ?""", [run_id, limit]).fetchall()
 
 
-def log_pending(con, rows: list[tuple]) -> None:
-    """rows: (run_id, sync, record_key, operation, attempt, idempotency_key, payload_hash)."""
-    con.executemany(f"""insert into {SCHEMA}.delivery_log (run_id, sync_name, record_key, operation, status, error,
-                        attempt, idempotency_key, payload_hash, logged_at)
-                        values (?, ?, ?, ?, 'pending', null, ?, ?, ?, {NOW})""", rows)
-
-
-def record_results(con, run_id: str, sync_name: str, results: list[tuple]) -> None:
-    """results: (record_key, idempotency_key, ok, error) for rows logged pending in this run. In
-    one transaction: the log rows get their status, and delivered rows their state."""
+def _keys_table(keys: list[str]):
     import pyarrow as pa
 
-    table = pa.table({"record_key": [r[0] for r in results], "idempotency_key": [r[1] for r in results],
-                      "ok": [bool(r[2]) for r in results], "error": [r[3] for r in results]})
+    return pa.table({"idempotency_key": keys})
+
+
+def log_pending(con, run_id: str, keys: list[str]) -> None:
+    """Before a batch is sent: a 'pending' row per operation, committed."""
+    con.register("batch_keys", _keys_table(keys))
+    try:
+        con.execute(f"""insert into {SCHEMA}.delivery_log
+                        select p.run_id, p.sync_name, p.record_key, p.operation, 'pending', null, p.attempt,
+                               p.idempotency_key, p.payload_hash, {NOW}
+                        from {SCHEMA}.sync_plans as p
+                        semi join batch_keys as b on p.idempotency_key = b.idempotency_key
+                        where p.run_id = ?""", [run_id])
+    finally:
+        con.unregister("batch_keys")
+
+
+def record_outcomes(con, run_id: str, results: list[tuple]) -> None:
+    """After a batch: its outcome per row, (idempotency_key, ok, error), appended to the log.
+    The log is append-only (pending, then sent or failed), so recording a batch costs the
+    same at the millionth row as at the first; delivered_state is folded from it (fold)."""
+    import pyarrow as pa
+
+    table = pa.table({"idempotency_key": [r[0] for r in results], "ok": [bool(r[1]) for r in results],
+                      "error": [r[2] for r in results]})
     con.register("batch_results", table)
     try:
-        con.execute("begin transaction")
-        con.execute(f"""update {SCHEMA}.delivery_log as l
-                        set status = case when b.ok then 'sent' else 'failed' end, error = b.error, logged_at = {NOW}
-                        from batch_results as b
-                        where l.run_id = ? and l.idempotency_key = b.idempotency_key and l.status = 'pending'""",
-                    [run_id])
-        apply_state(con, run_id, sync_name, "select idempotency_key from batch_results where ok")
+        con.execute(f"""insert into {SCHEMA}.delivery_log
+                        select p.run_id, p.sync_name, p.record_key, p.operation,
+                               case when b.ok then 'sent' else 'failed' end, b.error, p.attempt, p.idempotency_key,
+                               p.payload_hash, {NOW}
+                        from {SCHEMA}.sync_plans as p
+                        inner join batch_results as b on p.idempotency_key = b.idempotency_key
+                        where p.run_id = ?""", [run_id])
+    finally:
+        con.unregister("batch_results")
+
+
+def log_delivered(con, run_id: str) -> None:
+    """Every operation of the run, delivered at once (file destinations)."""
+    con.execute(f"""insert into {SCHEMA}.delivery_log
+                    select run_id, sync_name, record_key, operation, 'sent', null, attempt, idempotency_key,
+                           payload_hash, {NOW}
+                    from {SCHEMA}.sync_plans where run_id = ?""", [run_id])
+
+
+def fold(con, sync_name: str) -> None:
+    """Bring delivered_state up to date with every row the log says was sent by runs not yet
+    folded (this one, or one that died): the newest delivery of each record wins; a delivered
+    delete removes the record. One transaction; running it twice changes nothing."""
+    con.execute("begin transaction")
+    try:
+        con.execute(f"""
+            create or replace temp table folding as
+            select p.record_key, p.operation, p.payload_hash, p.payload, p.run_id, l.logged_at
+            from {SCHEMA}.sync_plans as p
+            inner join {SCHEMA}.delivery_log as l
+                on l.run_id = p.run_id and l.idempotency_key = p.idempotency_key and l.status = 'sent'
+            where p.sync_name = $sync and l.sync_name = $sync and p.run_id in (
+                select run_id from {SCHEMA}.sync_runs where sync_name = $sync and folded_at is null)
+            qualify row_number() over (partition by p.record_key order by l.logged_at desc, p.run_id desc) = 1
+        """, {"sync": sync_name})
+        con.execute(f"""delete from {SCHEMA}.delivered_state
+                        where sync_name = ? and record_key in (select record_key from folding)""", [sync_name])
+        con.execute(f"""insert into {SCHEMA}.delivered_state
+                        select ?, record_key, payload_hash, payload, logged_at, run_id
+                        from folding where operation != 'delete'""", [sync_name])
+        con.execute(f"""update {SCHEMA}.sync_runs set folded_at = {NOW}
+                        where sync_name = ? and folded_at is null and status not in ('planning', 'applying')""",
+                    [sync_name])
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     finally:
-        con.unregister("batch_results")
-
-
-def apply_state(con, run_id: str, sync_name: str, delivered_keys_sql: str) -> None:
-    """Record as delivered the plan rows of run_id whose idempotency keys `delivered_keys_sql` selects."""
-    con.execute(f"""delete from {SCHEMA}.delivered_state
-                    where sync_name = $sync and record_key in (
-                        select p.record_key from {SCHEMA}.sync_plans as p
-                        where p.run_id = $run and p.idempotency_key in ({delivered_keys_sql}))""",
-                {"sync": sync_name, "run": run_id})
-    con.execute(f"""insert into {SCHEMA}.delivered_state
-                    select p.sync_name, p.record_key, p.payload_hash, p.payload, {NOW}, p.run_id
-                    from {SCHEMA}.sync_plans as p
-                    where p.run_id = $run and p.operation != 'delete'
-                      and p.idempotency_key in ({delivered_keys_sql})""", {"run": run_id})
+        con.execute("drop table if exists folding")
 
 
 def payload_of(text: str | None) -> dict:

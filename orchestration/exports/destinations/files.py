@@ -10,8 +10,8 @@ changes anything. The other modes write each run's changes as a new file in the 
 delete) and `_record_key` before the fields.
 
 Atomicity, two-phase: DuckDB writes a hidden temporary file next to the final one and it is
-flushed to disk; then one warehouse transaction records the delivery (log, state) and the
-pending rename; then the file is renamed into place (atomic on one filesystem) and the
+flushed to disk; then one warehouse transaction records the delivery (the log, from which
+the delivered state is folded) and the pending rename; then the file is renamed into place (atomic on one filesystem) and the
 pending rename cleared. A run killed before the transaction leaves only a temporary file,
 removed by the next run (nothing was recorded, so the next run plans the rows again); a run
 killed after it has its rename finished by the next run (recover), so what the warehouse
@@ -102,12 +102,7 @@ class FileDestination:
         try:
             con.execute(f"insert into {state.SCHEMA}.pending_publishes values (?, ?, ?, ?)",
                         [plan.run_id, spec.name, str(temp), str(final)])
-            con.execute(f"""insert into {state.SCHEMA}.delivery_log
-                            select run_id, sync_name, record_key, operation, 'sent', null, attempt, idempotency_key,
-                                   payload_hash, {state.NOW}
-                            from {state.SCHEMA}.sync_plans where run_id = ?""", [plan.run_id])
-            state.apply_state(con, plan.run_id, spec.name,
-                              f"select idempotency_key from {state.SCHEMA}.sync_plans where run_id = '{plan.run_id}'")
+            state.log_delivered(con, plan.run_id)  # delivered_state is folded from it after the run
             con.execute("commit")
         except Exception:
             con.execute("rollback")
