@@ -34,6 +34,7 @@ class KlaviyoAPI(FakeAPI):
         self.errors_page_size = errors_page_size
         self.subscribe_calls: list[Request] = []
         self._ids = itertools.count(1)
+        self._index: dict[tuple[str, str], str] = {}
 
     def rate_limited(self, wait_seconds: int) -> Reply:
         return Reply(429, {"errors": [_error(429, "throttled", "Request was throttled.",
@@ -41,12 +42,13 @@ class KlaviyoAPI(FakeAPI):
                      {"Retry-After": str(wait_seconds)})
 
     def profile_id(self, attributes: dict) -> str:
-        for pid, existing in self.profiles.items():
-            for key in ("email", "phone_number", "external_id"):
-                if attributes.get(key) and existing.get(key) == attributes[key]:
-                    return pid
-        pid = f"01PROFILE{next(self._ids):06d}"
-        self.profiles[pid] = {}
+        """The profile an import matches on email, phone or external ID, else a new one."""
+        keys = [(k, attributes[k]) for k in ("email", "phone_number", "external_id") if attributes.get(k)]
+        pid = next((self._index[k] for k in keys if k in self._index), None)
+        if pid is None:
+            pid = f"01PROFILE{next(self._ids):06d}"
+            self.profiles[pid] = {}
+        self._index.update({k: pid for k in keys})
         return pid
 
     def handle(self, request: Request) -> Reply:
