@@ -259,3 +259,22 @@ def test_the_project_syncs_and_the_cli(copy):
     assert f"vip_winback_to_parquet: dry_run; {members:,} source rows; plan: {members:,} adds" in dry.stdout
     unknown = subprocess.run([*cdp, "nope"], env=env, capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "no sync named 'nope'" in unknown.stderr
+
+
+def test_a_vendor_sync_runs_through_the_engine(copy, manifest):
+    """The registry wires the vendor clients: an audience to HubSpot's batch upsert (its contract
+    server enforces auth, the 100-row batch and per-row errors), then a no-change re-run."""
+    from python_tests.servers.crm import HubSpotAPI
+
+    with HubSpotAPI() as server:
+        spec = parse_sync({"name": "winback_to_hubspot", "source": {"audience": "email_vip_winback"},
+                           "purpose": "email",
+                           "destination": {"type": "hubspot", "access_token": "pat-test", "base_url": server.url,
+                                           "id_property": "email"},
+                           "mode": "upsert", "fields": {"email": "email", "firstname": "first_name"}}, "test.yml")
+        result = engine.run_sync(spec, copy, manifest)
+        members = dict(query(copy, """select lower(email), first_name from marts.audience_members
+                                      where audience_name = 'email_vip_winback'"""))
+        assert result.status == "succeeded" and result.sent == len(members) > 0
+        assert {email: props["firstname"] for email, props in server.by("email").items()} == members
+        assert engine.run_sync(spec, copy, manifest).status == "nothing_to_do"

@@ -235,6 +235,8 @@ def run_sync(spec: SyncSpec, warehouse: Path, manifest: dict, dry_run: bool = Fa
             state.finish_run(con, run_id, "failed", plan, message=f"{exc.__class__.__name__}: {exc}"[:1000])
             raise
         status = "succeeded" if not failed else ("partial" if sent else "failed")
+        if hasattr(destination, "finish") and not failed:
+            destination.finish()  # a client that commits at the end of a complete run
         state.finish_run(con, run_id, status, plan, sent, failed)
         state.fold(con, spec.name)
         message = None

@@ -1,36 +1,29 @@
-"""Destination type -> client class. Marketing APIs register here as they are added."""
+"""Destination type (the sync YAML's destination.type) -> client class."""
 
 from __future__ import annotations
 
-import importlib
-
 from orchestration.exports.config import SyncSpec
 from orchestration.exports.destinations.base import ConfigurationError
+from orchestration.exports.destinations.files import FileDestination
+from orchestration.exports.destinations.vendors import VENDOR_CLIENTS
+from orchestration.exports.destinations.webhook import WebhookDestination
 
-# type in the sync YAML -> "module:Class" under orchestration.exports.destinations
-CLIENTS = {
-    "file": "files:FileDestination",
-    "webhook": "webhook:WebhookDestination",
-    "postgres": "postgres:PostgresDestination",
-    "klaviyo": "klaviyo:KlaviyoDestination",
-    "meta": "meta:MetaCustomAudienceDestination",
-    "google_ads": "google_ads:GoogleAdsCustomerMatchDestination",
-    "hubspot": "hubspot:HubSpotDestination",
-    "salesforce": "salesforce:SalesforceDestination",
-}
+CLIENTS = {FileDestination.kind: FileDestination, WebhookDestination.kind: WebhookDestination, **VENDOR_CLIENTS}
 
 
 def client_class(kind: str):
     if kind not in CLIENTS:
         raise ConfigurationError(f"unknown destination type '{kind}'; types: {', '.join(sorted(CLIENTS))}")
-    module_name, class_name = CLIENTS[kind].split(":")
-    try:
-        module = importlib.import_module(f"orchestration.exports.destinations.{module_name}")
-    except ModuleNotFoundError as exc:
-        raise ConfigurationError(f"destination type '{kind}' is not available in this version ({exc})") from exc
-    return getattr(module, class_name)
+    return CLIENTS[kind]
 
 
 def create(spec: SyncSpec):
-    cls = client_class(spec.destination_type)
-    return cls.from_config(spec.resolved_destination(), spec.name)
+    settings = spec.resolved_destination()
+    if settings.get("mode") == "replace":
+        # The engine sends the diff, not every row; a replace session fed a diff would shrink the
+        # audience to it. The sync's mode: mirror gives the same end state (adds, and removes of
+        # what this sync delivered) safely.
+        raise ConfigurationError(f"{spec.file}: sync '{spec.name}': destination mode replace is not supported by "
+                                 f"the diff engine; use the sync's mode: mirror instead")
+    settings = {k: v for k, v in settings.items() if k != "type"}
+    return client_class(spec.destination_type).from_config(settings, spec.name)
