@@ -2,7 +2,7 @@
 project on its `snowflake` target without a Snowflake account.
 
 fakesnow translates Snowflake SQL to DuckDB. It cannot run everything Snowflake runs, and
-dbt-snowflake's materializations use a few statements it mishandles. `patch_emulator()`
+dbt-snowflake's materializations use a few statements it mishandles. `patched_emulator()`
 works around those in the emulator (never in the models), each for a stated reason:
 
 - TEMPORARY tables: fakesnow refuses them outside its temp catalog ("TEMPORARY table names
@@ -54,26 +54,31 @@ def rewrite(sql: str) -> str:
     return _HEX_TO_NUMBER.sub(r"cast('0x' || (\1) as bigint)", sql)
 
 
-def patch_emulator() -> None:
-    """Apply the work-arounds to fakesnow's cursor and info schema (idempotent)."""
+@contextlib.contextmanager
+def patched_emulator() -> Iterator[None]:
+    """fakesnow's cursor and info schema with the work-arounds, restored on exit (other tests
+    use fakesnow unpatched)."""
     import fakesnow.cursor as fs_cursor
     import fakesnow.info_schema as fs_info_schema
 
-    if getattr(fs_cursor.FakeSnowflakeCursor.execute, "_cdp_patched", False):
-        return
-    # Table comments with a quote in them break fakesnow's own comment insert.
     original_comment = fs_info_schema.insert_table_comment_sql
-    fs_info_schema.insert_table_comment_sql = lambda c, s, t, comment: original_comment(
-        c, s, t, comment.replace("'", "''") if isinstance(comment, str) else comment)
     original_execute = fs_cursor.FakeSnowflakeCursor.execute
 
-    def execute(self, command, *args, **kwargs):
-        if isinstance(command, str):
-            command = rewrite(command)
-        return original_execute(self, command, *args, **kwargs)
+    def insert_table_comment_sql(catalog, schema, table, comment):
+        # A table comment with a quote in it breaks fakesnow's own insert of the comment.
+        escaped = comment.replace("'", "''") if isinstance(comment, str) else comment
+        return original_comment(catalog, schema, table, escaped)
 
-    execute._cdp_patched = True
+    def execute(self, command, *args, **kwargs):
+        return original_execute(self, rewrite(command) if isinstance(command, str) else command, *args, **kwargs)
+
+    fs_info_schema.insert_table_comment_sql = insert_table_comment_sql
     fs_cursor.FakeSnowflakeCursor.execute = execute
+    try:
+        yield
+    finally:
+        fs_info_schema.insert_table_comment_sql = original_comment
+        fs_cursor.FakeSnowflakeCursor.execute = original_execute
 
 
 def _raw_table_ddl(project_dir: Path) -> list[str]:
@@ -129,8 +134,7 @@ def emulator(project_dir: Path, seed: int, profiles: int, as_of: str, port: int 
     Yields the environment the profile's snowflake target reads (SNOWFLAKE_*)."""
     import fakesnow
 
-    patch_emulator()
-    with fakesnow.server(port=port) as kwargs:
+    with patched_emulator(), fakesnow.server(port=port) as kwargs:
         load_simulation(project_dir, seed, profiles, as_of)
         yield {
             "SNOWFLAKE_ACCOUNT": "fake", "SNOWFLAKE_USER": "fake", "SNOWFLAKE_PASSWORD": "fake",

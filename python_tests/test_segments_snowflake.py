@@ -254,9 +254,9 @@ def test_the_shim_renders_what_dbt_compiles_for_snowflake(engines):
                     and "/unit_test" not in str(path) and "segment_name" in sql)
     manifest = engines["manifest"]
     raw, _, _ = manifest_catalog(manifest)
+    wanted = ("profiles", "profile_traits", "profile_rfm", "stg_predictions__profile_scores", "profile_events")
     relations = {n["name"]: n["relation_name"] for n in manifest["nodes"].values()
-                 if n["resource_type"] == "model" and n["name"] in ("profiles", "profile_traits", "profile_rfm",
-                                                                     "stg_predictions__profile_scores", "profile_events")}
+                 if n["resource_type"] == "model" and n["name"] in wanted}
     compiler = Compiler(settings.PROJECT_DIR, {"as_of": AS_OF}, engine="snowflake")
     checked = compiler.catalog(raw["segments"], raw["columns"], raw["events"], "test")
     mine = compiler.membership_sql(sorted(checked["segments"]), checked, relations)
