@@ -199,9 +199,12 @@ def sync(name, dry_run, allow_large_removal, allow_size_change):
     chosen = [syncs[name]] if name else list(syncs.values())
     manifest = json.loads(ensure_manifest().read_text())
     bad = 0
+    from orchestration.exports.gates import upstream_test_failures
+
     for spec in chosen:
         result = run_sync(spec, settings.duckdb_path(), manifest, dry_run=dry_run,
                           allow_large_removal=allow_large_removal, allow_size_change=allow_size_change,
+                          failed_upstream_tests=upstream_test_failures(manifest, spec.source_model),
                           log=lambda message, s=spec.name: click.echo(f"  {s}: {message}"))
         click.echo(describe(result))
         if dry_run:

@@ -278,3 +278,19 @@ def test_a_vendor_sync_runs_through_the_engine(copy, manifest):
         assert result.status == "succeeded" and result.sent == len(members) > 0
         assert {email: props["firstname"] for email, props in server.by("email").items()} == members
         assert engine.run_sync(spec, copy, manifest).status == "nothing_to_do"
+
+
+def test_a_failed_upstream_dbt_test_stops_the_sync(copy, manifest, receiver, tmp_path):
+    from orchestration.exports.gates import upstream_test_failures
+
+    test_id = next(uid for uid, n in manifest["nodes"].items()
+                   if n["resource_type"] == "test" and "model.cdp.profiles" in n["depends_on"]["nodes"])
+    results = tmp_path / "run_results.json"
+    results.write_text(json.dumps({"args": {"which": "build"},
+                                   "results": [{"unique_id": test_id, "status": "fail"}]}))
+    failed = upstream_test_failures(manifest, "audience_members", results)
+    assert failed == [manifest["nodes"][test_id]["name"]]  # profiles is upstream of audience_members
+    assert upstream_test_failures(manifest, "stg_zendesk__users", results) == []
+    result = engine.run_sync(webhook_sync(receiver, name="gated_by_tests"), copy, manifest,
+                             failed_upstream_tests=failed)
+    assert result.status == "refused" and "failed in the last build" in result.message and receiver.requests == 0

@@ -195,6 +195,7 @@ def _apply_api(con, spec: SyncSpec, plan: state.Plan, destination, sleep, log) -
 
 def run_sync(spec: SyncSpec, warehouse: Path, manifest: dict, dry_run: bool = False,
              allow_large_removal: bool = False, allow_size_change: bool = False,
+             failed_upstream_tests: list[str] | None = None,
              log: Callable[[str], None] = lambda message: None, sleep: Callable[[float], None] = time.sleep,
              destination=None) -> RunResult:
     """One run of one sync against the DuckDB warehouse."""
@@ -215,6 +216,9 @@ def run_sync(spec: SyncSpec, warehouse: Path, manifest: dict, dry_run: bool = Fa
             raise SyncConfigError(f"{spec.file}: sync '{spec.name}': mode mirror removes rows, and destination "
                                   f"{spec.destination_type} cannot delete; use mode upsert")
         refusal = _gate(con, spec, plan, allow_large_removal, allow_size_change)
+        if failed_upstream_tests:
+            refusal = (f"dbt test(s) upstream of {spec.source_model} failed in the last build: "
+                       f"{', '.join(failed_upstream_tests[:5])}; fix the data, build again, then sync")
         if dry_run:
             state.finish_run(con, run_id, "dry_run", plan, message=refusal)
             return RunResult(spec.name, run_id, "dry_run", plan, message=refusal, sample=preview)
