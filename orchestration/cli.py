@@ -139,6 +139,7 @@ def demo(profiles, seed, as_of):
         _print_profiles(path)
         _print_segments(path)
         _score_predictions(path)
+        _run_syncs(path)
     click.echo("Next: `cdp build` after editing models, `cdp generate --increment` to land a new day, "
                "`make dagster` for the asset graph.")
     if not outcome.success:
@@ -287,6 +288,23 @@ def _print_segments(path) -> None:
     if audiences:
         listed = ", ".join(f"{name} {sent:,}" + (f" (+{held:,} held out)" if held else "") for name, sent, held in audiences)
         click.echo(f"  Audiences after consent, suppression and priority: {listed}")
+
+
+def _run_syncs(path) -> None:
+    """The syncs of syncs/*.yml, one line for all (they write files under exports/)."""
+    import json
+
+    from orchestration.dbt.project import ensure_manifest
+    from orchestration.exports.config import load_syncs
+    from orchestration.exports.engine import run_sync
+
+    manifest = json.loads(ensure_manifest().read_text())
+    done = []
+    for spec in load_syncs().values():
+        result = run_sync(spec, path, manifest)
+        done.append(f"{spec.name} {result.status}, {result.sent:,} sent")
+    if done:
+        click.echo(f"Syncs (cdp sync; files under exports/): {'; '.join(done)}")
 
 
 def _score_predictions(path) -> None:

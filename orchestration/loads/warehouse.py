@@ -318,11 +318,13 @@ class Warehouse:
 
     # -- reset ------------------------------------------------------------------------------------
     def drop_simulated(self) -> None:
-        """Remove everything the simulator wrote (raw schemas, truth, ledger)."""
+        """Remove everything the simulator wrote (raw schemas, truth, ledger), and the syncs' state."""
         for tables in self.specs.values():
             schema = next(iter(tables.values())).schema
             self.con.execute(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE")
-        for schema in (TRUTH_SCHEMA, META):
+        # cdp_sync: what the syncs delivered from the replaced world; a new world starts its
+        # syncs afresh rather than diffing against people who no longer exist.
+        for schema in (TRUTH_SCHEMA, META, "cdp_sync"):
             self.con.execute(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE")
         self._staged.clear()
 
