@@ -31,7 +31,7 @@ def _fail_cleanly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (WarehouseError, DbtConfigError, ValueError, OverflowError) as exc:  # config errors are ValueErrors
+        except (WarehouseError, DbtConfigError, ValueError, OverflowError) as exc:  # config and privacy errors too
             raise CdpError(str(exc)) from exc
 
     return wrapper
@@ -213,6 +213,59 @@ def sync(name, dry_run, allow_large_removal, allow_size_change):
                 click.echo(line)
         bad += result.status in ("failed", "partial", "refused")
     if bad:
+        sys.exit(1)
+
+
+@main.group()
+def privacy() -> None:
+    """GDPR/CCPA requests: forget a person, export what is held on them (README, "Privacy")."""
+
+
+_TYPE_HELP = "What the identifier is (default: guessed: email, phone or profile_id)."
+
+
+@privacy.command("forget")
+@click.argument("identifier")
+@click.option("--type", "identifier_type", default=None, help=_TYPE_HELP)
+@click.option("--reason", default=None, help="Why (kept with the request).")
+@_fail_cleanly
+def privacy_forget(identifier, identifier_type, reason):
+    """Record a deletion request: the next build removes the person everywhere."""
+    from orchestration.privacy.requests import forget
+
+    _require_warehouse("dev")
+    result = forget(settings.duckdb_path(), identifier, identifier_type, reason)
+    click.echo(f"forget request {result.request_id}: {result.profiles} profile(s) found, {result.suppressed} "
+               f"identifier hashes suppressed, {result.raw_rows_purged:,} raw rows purged (seeds/privacy/"
+               f"raw_purge_policy.csv). Next: `cdp build`, `cdp sync`, then `cdp privacy complete`.")
+
+
+@privacy.command("export")
+@click.argument("identifier")
+@click.option("--type", "identifier_type", default=None, help=_TYPE_HELP)
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="Where to write the JSON document.")
+@_fail_cleanly
+def privacy_export(identifier, identifier_type, output):
+    """Write everything held on a person as one JSON document."""
+    from orchestration.privacy.requests import export
+
+    _require_warehouse("dev")
+    request_id, rows = export(settings.duckdb_path(), identifier, identifier_type, output)
+    click.echo(f"export request {request_id}: {rows:,} rows written to {output}")
+
+
+@privacy.command("complete")
+@_fail_cleanly
+def privacy_complete():
+    """After a build and the syncs: scrub sync files and state, then close forget requests with no trace left."""
+    from orchestration.privacy.requests import complete
+
+    _require_warehouse("dev")
+    done = complete(settings.duckdb_path())
+    click.echo(f"{done['completed']} forget request(s) completed, {done['open']} open; {done['files_rewritten']} sync "
+               f"file(s) rewritten, {done['sync_state_rows_scrubbed']} sync state row(s) scrubbed")
+    if done["traces"]:
+        click.echo(f"still found in: {', '.join(done['traces'])} (run `cdp build` and `cdp sync` first)")
         sys.exit(1)
 
 

@@ -9,7 +9,8 @@
 - delivery_log, append-only: per run, row and attempt, a 'pending' entry before the row is
   sent and its outcome after (sent, failed, or interrupted when the run died before the
   answer), with the error and the idempotency key;
-- pending_publishes: files written but not yet renamed into place (see files.py).
+- pending_publishes: files written but not yet renamed into place (see files.py);
+- files_written: every file a file sync published (what a GDPR forget must rewrite).
 
 The idempotency key is a hash of the sync, the record key, the payload, the operation and
 the state it replaces (the payload hash and time of the last delivery): a row planned again
@@ -44,6 +45,9 @@ DDL = [
         run_id varchar not null, sync_name varchar not null, record_key varchar not null, operation varchar not null,
         status varchar not null, error varchar, attempt integer not null, idempotency_key varchar not null,
         payload_hash varchar, logged_at timestamp not null)""",
+    f"""create table if not exists {SCHEMA}.files_written (
+        sync_name varchar not null, run_id varchar not null, path varchar not null, format varchar not null,
+        written_at timestamp not null)""",
     f"""create table if not exists {SCHEMA}.pending_publishes (
         run_id varchar not null, sync_name varchar not null, temp_path varchar not null, final_path varchar not null)""",
 ]

@@ -4,6 +4,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     full_refresh=false,
+    post_hook="{{ cdp.privacy_delete_forgotten({'record_key': 'record_key', 'profile_id': 'profile_id'}) }}",
 ) }}
 
 {#

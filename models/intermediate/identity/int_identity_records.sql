@@ -3,6 +3,14 @@
     identity resolution compares. record_key is '<identifier type>:<source id>', the
     identifier every record carries for itself (shopify_customer_id:6100000000010, ...).
 #}
+{%- set email_parts = cdp.clean_email('email') -%}
+{%- set forgotten_checks = [
+    ('record_key', "record_type || ':' || source_record_id"),
+    ('email', cdp.fold_email("split_part(" ~ email_parts ~ ", '@', 1)", "split_part(" ~ email_parts ~ ", '@', 2)")),
+    ('phone_tail', "right(" ~ cdp.regexp_replace_all('phone', '[^0-9]', '') ~ ", 9)"),
+    ('phone_tail', "right(" ~ cdp.regexp_replace_all('phone_2', '[^0-9]', '') ~ ", 9)"),
+] %}
+
 with
 
 shopify_customers as (
@@ -253,6 +261,9 @@ final as (
         first_seen_at,
         last_seen_at
     from records
+    -- GDPR forget: records of forgotten people, and records loaded later that carry one of
+    -- their emails or phones, never enter identity resolution (macros/privacy).
+    where not {{ cdp.privacy_any_suppressed(forgotten_checks) }}
 
 )
 

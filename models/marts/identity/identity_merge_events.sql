@@ -3,6 +3,7 @@
     unique_key='merge_event_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    post_hook="{{ cdp.privacy_delete_forgotten({'survivor_profile_id': 'profile_id', 'absorbed_profile_id': 'profile_id', 'split_profile_id': 'profile_id', 'example_record_key': 'record_key'}) }}",
 ) }}
 
 {#

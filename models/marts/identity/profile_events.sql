@@ -9,6 +9,8 @@
     event to its profile's owner; an order to its customer; a ticket to its requester.
     Calls from a device nobody ever logged in on have no profile (profile_id null).
 #}
+{%- set shopify_record_key = "'shopify_customer_id:' || cast(o.customer_id as " ~ dbt.type_string() ~ ")" -%}
+{%- set zendesk_record_key = "'zendesk_user_id:' || cast(t.requester_id as " ~ dbt.type_string() ~ ")" %}
 with
 
 -- One import per kind of call: a CTE read three times would be materialised whole first.
@@ -175,6 +177,8 @@ segment_attributed as (
             and e.anonymous_id = d.anonymous_id
             and (e.occurred_at >= d.valid_from or d.stretch_number = 1)
             and (d.valid_to is null or e.occurred_at < d.valid_to)
+    -- GDPR forget: calls of a forgotten person's user id or devices (macros/privacy).
+    where not {{ cdp.privacy_any_suppressed([('user_id', 'e.user_id'), ('anonymous_id', 'e.anonymous_id')]) }}
 
 ),
 
@@ -193,6 +197,7 @@ other_events as (
         p.profile_id
     from klaviyo_events as k
     left join record_profiles as p on 'klaviyo_person_id:' || k.person_id = p.record_key
+    where not {{ cdp.privacy_is_suppressed('record_key', "'klaviyo_person_id:' || k.person_id") }}
 
     union all
 
@@ -210,6 +215,7 @@ other_events as (
     from shopify_orders as o
     left join record_profiles as p
         on 'shopify_customer_id:' || cast(o.customer_id as {{ dbt.type_string() }}) = p.record_key
+    where not {{ cdp.privacy_is_suppressed('record_key', shopify_record_key) }}
 
     union all
 
@@ -227,6 +233,7 @@ other_events as (
     from zendesk_tickets as t
     left join record_profiles as p
         on 'zendesk_user_id:' || cast(t.requester_id as {{ dbt.type_string() }}) = p.record_key
+    where not {{ cdp.privacy_is_suppressed('record_key', zendesk_record_key) }}
 
 ),
 

@@ -103,6 +103,8 @@ class FileDestination:
             con.execute(f"insert into {state.SCHEMA}.pending_publishes values (?, ?, ?, ?)",
                         [plan.run_id, spec.name, str(temp), str(final)])
             state.log_delivered(con, plan.run_id)  # delivered_state is folded from it after the run
+            con.execute(f"insert into {state.SCHEMA}.files_written values (?, ?, ?, ?, {state.NOW})",
+                        [spec.name, plan.run_id, str(final), self.format])
             con.execute("commit")
         except Exception:
             con.execute("rollback")

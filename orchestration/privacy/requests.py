@@ -1,0 +1,392 @@
+"""GDPR/CCPA requests: forget a person, export what is held on them, and the audit trail.
+
+Everything lives in the warehouse schema cdp_privacy:
+- requests: one row per request (forget or export), with who asked, when, why, and the
+  SHA-256 of the identifier given; never the identifier itself;
+- suppressions: for a forget, the SHA-256 of every identifier the person had (emails,
+  phones, also by their last nine digits, device and user ids, source record keys with and
+  without their type, profile ids).
+  The dbt build reads it (models/staging/privacy): records, events and history rows that
+  carry one of these hashes are left out or deleted, so the person disappears from every
+  mart and snapshot at the next build, and raw records loaded again later cannot bring them
+  back (their identifiers still hash to a suppressed value);
+- audit_log: every privacy action and export, with what, when and by whom (CDP_ACTOR, else
+  the operating-system user).
+
+A forget also deletes, at once, the raw rows seeds/privacy/raw_purge_policy.csv says to
+purge (and keeps those it marks as kept, such as orders and invoices for tax records).
+
+`complete` runs after a build and the syncs: it removes the person from the files earlier
+syncs wrote, scrubs their payloads from the syncs' state, and records each forget request
+as completed once none of its hashes is found in any table of the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.exports.normalize import InvalidIdentifier, normalize_email, normalize_phone
+
+SCHEMA = "cdp_privacy"
+DDL = [
+    f"create schema if not exists {SCHEMA}",
+    f"""create table if not exists {SCHEMA}.requests (
+        request_id varchar primary key, kind varchar not null, identifier_type varchar not null,
+        subject_sha256 varchar not null, requested_at timestamp not null, requested_by varchar not null,
+        reason varchar, profiles_found integer not null, completed_at timestamp, output_path varchar)""",
+    f"""create table if not exists {SCHEMA}.suppressions (
+        request_id varchar not null, identifier_type varchar not null, identifier_sha256 varchar not null,
+        added_at timestamp not null)""",
+    f"""create table if not exists {SCHEMA}.audit_log (
+        audit_id varchar primary key, action varchar not null, subject_sha256 varchar, actor varchar not null,
+        occurred_at timestamp not null, details varchar)""",
+]
+TYPES = ("email", "phone", "profile_id", "anonymous_id", "user_id", "shopify_customer_id", "stripe_customer_id",
+         "klaviyo_person_id", "zendesk_user_id", "salesforce_contact_id", "salesforce_lead_id")
+RECORD_TYPES = TYPES[4:]  # identifier types that are also a source record's own key ('<type>:<id>')
+
+
+class PrivacyError(ValueError):
+    """A privacy request that cannot be carried out; the message says why and what to do."""
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def phone_tail(value: str) -> str:
+    """The last nine digits: what the build can compare for raw phones in any format."""
+    return re.sub(r"\D", "", value)[-9:]
+
+
+def actor() -> str:
+    return os.environ.get("CDP_ACTOR") or getpass.getuser()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def normalized(identifier: str, identifier_type: str) -> str:
+    """The identifier as identity resolution stores it in marts.profile_identifiers."""
+    if identifier_type not in TYPES:
+        raise PrivacyError(f"identifier type '{identifier_type}' is not one of {', '.join(TYPES)}")
+    try:
+        if identifier_type == "email":
+            value = normalize_email(identifier, fold_gmail_dots=True, strip_plus_tag=True)
+            return value.replace("@googlemail.com", "@gmail.com")
+        if identifier_type == "phone":
+            return normalize_phone(identifier, default_country="US")
+    except InvalidIdentifier as exc:
+        raise PrivacyError(f"'{identifier}' is not a valid {identifier_type} ({exc}); give it as the person wrote it, "
+                           f"or pass --type") from exc
+    value = identifier.strip()
+    if not value:
+        raise PrivacyError("the identifier is empty")
+    return value
+
+
+def guess_type(identifier: str) -> str:
+    if "@" in identifier:
+        return "email"
+    if identifier.startswith("p_"):
+        return "profile_id"
+    if re.fullmatch(r"[+()\d\s.-]{7,}", identifier):
+        return "phone"
+    raise PrivacyError(f"cannot tell what kind of identifier '{identifier}' is; pass --type ({', '.join(TYPES)})")
+
+
+def _connect(warehouse: Path):
+    if not warehouse.exists():
+        raise PrivacyError(f"warehouse {warehouse} does not exist; set CDP_DUCKDB_PATH")
+    con = duckdb.connect(str(warehouse))
+    for statement in DDL:
+        con.execute(statement)
+    return con
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, table]).fetchall()[0][0] > 0
+
+
+def _profiles_of(con, identifier_type: str, value: str) -> list[str]:
+    if identifier_type == "profile_id":
+        found = con.execute("select profile_id from marts.profiles where profile_id = ?", [value]).fetchall() \
+            if _has_table(con, "marts", "profiles") else []
+        return [r[0] for r in found] or [value]
+    if not _has_table(con, "marts", "profile_identifiers"):
+        return []
+    return [r[0] for r in con.execute("""select distinct profile_id from marts.profile_identifiers
+                                         where identifier_type = ? and identifier_value = ?""",
+                                      [identifier_type, value]).fetchall()]
+
+
+def _audit(con, action: str, subject: str | None, details: dict) -> None:
+    con.execute(f"insert into {SCHEMA}.audit_log values (?, ?, ?, ?, ?, ?)",
+                [uuid.uuid4().hex, action, subject, actor(), _now(), json.dumps(details, default=str)])
+
+
+@dataclass
+class ForgetResult:
+    request_id: str
+    profiles: int
+    suppressed: int
+    raw_rows_purged: int = 0
+
+
+POLICY = Path(__file__).resolve().parents[2] / "seeds" / "privacy" / "raw_purge_policy.csv"
+
+
+def raw_purge_policy() -> list[dict]:
+    """seeds/privacy/raw_purge_policy.csv: which raw columns identify a person, and whether
+    their rows are purged on a forget (false: kept by policy, e.g. tax records)."""
+    import csv
+
+    with POLICY.open() as handle:
+        return [{**row, "purge": row["purge"].strip().lower() == "true"} for row in csv.DictReader(handle)]
+
+
+def _purge_raw(con, request_id: str) -> dict[str, int]:
+    """Delete the raw rows the policy purges: rows whose identifying column hashes to one of the
+    request's suppressed identifiers. Returns rows deleted per table."""
+    purged: dict[str, int] = {}
+    for rule in raw_purge_policy():
+        if not rule["purge"] or not _has_table(con, rule["source"], rule["table_name"]):
+            continue
+        name = f'"{rule["source"]}"."{rule["table_name"]}"'
+        deleted = con.execute(f"""delete from {name} where sha256(cast("{rule['column_name']}" as varchar)) in (
+                                      select identifier_sha256 from {SCHEMA}.suppressions
+                                      where request_id = ? and identifier_type = ?)""",
+                              [request_id, rule["identifier_type"]]).fetchall()[0][0]
+        if deleted:
+            purged[f"{rule['source']}.{rule['table_name']}"] = purged.get(f"{rule['source']}.{rule['table_name']}", 0) \
+                + deleted
+    return purged
+
+
+def forget(warehouse: Path, identifier: str, identifier_type: str | None = None,
+           reason: str | None = None) -> ForgetResult:
+    """Record a deletion request and the hashed suppression of everything that identifies the
+    person; the next build removes them (run `cdp build`, then `cdp privacy complete`)."""
+    identifier_type = identifier_type or guess_type(identifier)
+    value = normalized(identifier, identifier_type)
+    con = _connect(warehouse)
+    try:
+        profiles = _profiles_of(con, identifier_type, value)
+        hashes = {(identifier_type, sha256(value))}
+        if identifier_type == "phone":
+            hashes.add(("phone_tail", sha256(phone_tail(value))))
+        if identifier_type in RECORD_TYPES:
+            hashes.add(("record_key", sha256(f"{identifier_type}:{value}")))
+        for profile_id in profiles:
+            hashes.add(("profile_id", sha256(profile_id)))
+        if profiles and _has_table(con, "marts", "profile_identifiers"):
+            placeholders = ", ".join("?" for _ in profiles)
+            for kind, held in con.execute(f"""select identifier_type, identifier_value from marts.profile_identifiers
+                                             where profile_id in ({placeholders})""", profiles).fetchall():
+                if kind == "email":
+                    hashes.add(("email", sha256(held)))
+                elif kind == "phone":
+                    hashes.update({("phone", sha256(held)), ("phone_tail", sha256(phone_tail(held)))})
+                elif kind == "anonymous_id":
+                    hashes.add(("anonymous_id", sha256(held)))
+                else:
+                    # A source record's own key: as the build writes it, and bare (as columns hold it).
+                    hashes.update({("record_key", sha256(f"{kind}:{held}")), ("record_id", sha256(held))})
+                    if kind == "user_id":
+                        hashes.add(("user_id", sha256(held)))
+        request_id = uuid.uuid4().hex
+        subject = sha256(value)
+        now = _now()
+        con.execute("begin transaction")
+        con.execute(f"insert into {SCHEMA}.requests values (?, 'forget', ?, ?, ?, ?, ?, ?, null, null)",
+                    [request_id, identifier_type, subject, now, actor(), reason, len(profiles)])
+        con.executemany(f"insert into {SCHEMA}.suppressions values (?, ?, ?, ?)",
+                        [(request_id, kind, digest, now) for kind, digest in sorted(hashes)])
+        purged = _purge_raw(con, request_id)
+        _audit(con, "privacy.forget.requested", subject, {"request_id": request_id, "identifier_type": identifier_type,
+                                                          "profiles": len(profiles), "suppressed": len(hashes),
+                                                          "raw_rows_purged": purged})
+        con.execute("commit")
+        return ForgetResult(request_id, len(profiles), len(hashes), sum(purged.values()))
+    finally:
+        con.close()
+
+
+def _rows(con, sql: str, params: list) -> list[dict]:
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+EXPORT_TABLES = [
+    ("golden_record", "marts", "profiles", "profile_id"),
+    ("field_provenance", "marts", "profile_field_provenance", "profile_id"),
+    ("identifiers", "marts", "profile_identifiers", "profile_id"),
+    ("traits", "marts", "profile_traits", "profile_id"),
+    ("rfm", "marts", "profile_rfm", "profile_id"),
+    ("predictions", "staging", "stg_predictions__profile_scores", "profile_id"),
+    ("consent", "marts", "profile_consent", "profile_id"),
+    ("segments", "marts", "segment_memberships", "profile_id"),
+    ("segment_history", "marts", "segment_membership_history", "profile_id"),
+    ("audiences", "marts", "audience_members", "profile_id"),
+    ("events", "marts", "profile_events", "profile_id"),
+]
+
+
+def export(warehouse: Path, identifier: str, identifier_type: str | None, output: Path) -> tuple[str, int]:
+    """Everything held on the person as one JSON document at `output` (written atomically)."""
+    identifier_type = identifier_type or guess_type(identifier)
+    value = normalized(identifier, identifier_type)
+    con = _connect(warehouse)
+    try:
+        profiles = _profiles_of(con, identifier_type, value)
+        if not profiles or not _has_table(con, "marts", "profiles"):
+            raise PrivacyError(f"no profile holds that {identifier_type}; nothing to export")
+        placeholders = ", ".join("?" for _ in profiles)
+        document = {"generated_at": _now().isoformat(), "identifier_type": identifier_type, "profiles": profiles}
+        for section, schema, table, column in EXPORT_TABLES:
+            if _has_table(con, schema, table):
+                document[section] = _rows(con, f'select * from "{schema}"."{table}" where {column} in ({placeholders})',
+                                          profiles)
+        if _has_table(con, "cdp_sync", "delivery_log"):
+            document["syncs"] = _rows(con, f"""
+                select l.sync_name, l.operation, l.status, l.logged_at, p.payload
+                from cdp_sync.delivery_log as l
+                left join cdp_sync.sync_plans as p on l.run_id = p.run_id and l.idempotency_key = p.idempotency_key
+                where l.record_key in ({placeholders}) and l.status in ('sent', 'failed')
+                order by l.logged_at""", profiles)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        temp = output.with_name(f".{output.name}.tmp")
+        temp.write_text(json.dumps(document, indent=2, default=str))
+        os.replace(temp, output)
+        request_id, subject, now = uuid.uuid4().hex, sha256(value), _now()
+        con.execute(f"insert into {SCHEMA}.requests values (?, 'export', ?, ?, ?, ?, null, ?, ?, ?)",
+                    [request_id, identifier_type, subject, now, actor(), len(profiles), now, str(output)])
+        _audit(con, "privacy.export", subject, {"request_id": request_id, "output": str(output),
+                                                "sections": [k for k in document if k not in ("generated_at",)]})
+        return request_id, sum(len(v) for v in document.values() if isinstance(v, list))
+    finally:
+        con.close()
+
+
+def _suppressed(con) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for kind, digest in con.execute(f"select identifier_type, identifier_sha256 from {SCHEMA}.suppressions").fetchall():
+        found.setdefault(kind, set()).add(digest)
+    return found
+
+
+def _scrub_sync_state(con, profile_hashes: set[str]) -> int:
+    """Payloads of forgotten profiles out of the syncs' state (kept: what a mirror still has to remove)."""
+    if not profile_hashes or not _has_table(con, "cdp_sync", "sync_plans"):
+        return 0
+    con.register("forgotten", __import__("pyarrow").table({"digest": sorted(profile_hashes)}))
+    try:
+        pending = """(select s.record_key from cdp_sync.delivered_state as s
+                      inner join cdp_sync.sync_runs as r on r.sync_name = s.sync_name and r.mode = 'mirror')"""
+        changed = 0
+        for table, column in (("sync_plans", "record_key"), ("delivery_log", "record_key"),
+                              ("delivered_state", "record_key")):
+            changed += con.execute(f"""update cdp_sync.{table}
+                set {column} = 'forgotten:' || sha256({column})
+                    {", payload = null" if table != "delivery_log" else ""}
+                where sha256({column}) in (select digest from forgotten)
+                  and {column} not in {pending}""").fetchall()[0][0]
+        return changed
+    finally:
+        con.unregister("forgotten")
+
+
+def _scrub_files(con, profile_hashes: set[str]) -> int:
+    """Rows of forgotten profiles out of every file a file sync published (cdp_sync.files_written),
+    each rewritten atomically."""
+    from orchestration.exports.destinations.files import FORMATS
+
+    if not profile_hashes or not _has_table(con, "cdp_sync", "files_written"):
+        return 0
+    rewritten = 0
+    files = con.execute("select distinct path, format from cdp_sync.files_written").fetchall()
+    con.register("forgotten", __import__("pyarrow").table({"digest": sorted(profile_hashes)}))
+    try:
+        for path_text, file_format in files:
+            path = Path(path_text)
+            if not path.exists():
+                continue
+            reader = {"csv": "read_csv_auto", "jsonl": "read_json_auto", "parquet": "read_parquet"}[file_format]
+            source = "'" + str(path).replace("'", "''") + "'"
+            where = "sha256(cast(_record_key as varchar)) in (select digest from forgotten)"
+            if not con.execute(f"select count(*) from {reader}({source}) where {where}").fetchall()[0][0]:
+                continue
+            temp = path.with_name(f".{path.name}.tmp-forget")
+            target = "'" + str(temp).replace("'", "''") + "'"
+            con.execute(f"copy (select * from {reader}({source}) where not ({where})) to {target} "
+                        f"{FORMATS[file_format]}").fetchall()
+            os.replace(temp, path)
+            rewritten += 1
+    finally:
+        con.unregister("forgotten")
+    return rewritten
+
+
+def find_traces(con, suppressed: dict[str, set[str]]) -> list[str]:
+    """Tables where a forgotten person's identifier (or profile id) still appears: every text
+    column of every table outside cdp_privacy, hashed and compared with the suppressions."""
+    digests = set().union(*suppressed.values()) if suppressed else set()
+    if not digests:
+        return []
+    con.register("digests", __import__("pyarrow").table({"digest": sorted(digests)}))
+    try:
+        columns = con.execute("""select table_schema, table_name, column_name from information_schema.columns
+                                 where data_type = 'VARCHAR' and table_schema not in ('cdp_privacy', 'information_schema')
+                                   and table_catalog = current_database()""").fetchall()
+        by_table: dict[tuple[str, str], list[str]] = {}
+        for schema, table, column in columns:
+            by_table.setdefault((schema, table), []).append(column)
+        traces = []
+        raw = {rule["source"] for rule in raw_purge_policy()}
+        for (schema, table), names in by_table.items():
+            if schema.startswith("_truth") or schema in raw | {"staging", "_cdp_meta"}:
+                continue  # raw tables (and the staging views over them) follow the purge policy
+            checks = " or ".join(f'sha256("{c}") in (select digest from digests)' for c in names)
+            if con.execute(f'select count(*) from "{schema}"."{table}" where {checks}').fetchall()[0][0]:
+                traces.append(f"{schema}.{table}")
+        return traces
+    finally:
+        con.unregister("digests")
+
+
+def complete(warehouse: Path) -> dict:
+    """After a build and the syncs: scrub sync files and state, then mark forget requests done
+    when no trace of them is left. Returns what it did."""
+    con = _connect(warehouse)
+    try:
+        suppressed = _suppressed(con)
+        profile_hashes = suppressed.get("profile_id", set())
+        files = _scrub_files(con, profile_hashes)
+        state_rows = _scrub_sync_state(con, profile_hashes)
+        traces = find_traces(con, suppressed)
+        open_requests = con.execute(f"select request_id from {SCHEMA}.requests where kind = 'forget' "
+                                    f"and completed_at is null").fetchall()
+        completed = 0
+        if not traces:
+            for (request_id,) in open_requests:
+                con.execute(f"update {SCHEMA}.requests set completed_at = ? where request_id = ?", [_now(), request_id])
+                _audit(con, "privacy.forget.completed", None, {"request_id": request_id, "files_rewritten": files,
+                                                                "sync_state_rows_scrubbed": state_rows})
+                completed += 1
+        return {"files_rewritten": files, "sync_state_rows_scrubbed": state_rows, "traces": traces,
+                "completed": completed, "open": len(open_requests) - completed}
+    finally:
+        con.close()
