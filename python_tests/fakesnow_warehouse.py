@@ -13,6 +13,9 @@ works around those in the emulator (never in the models), each for a stated reas
 - MERGE ... insert (...) values (...): fakesnow cannot resolve the unqualified source columns
   (Snowflake resolves them to the source); they are qualified.
 - ALTER TABLE ... ALTER ... COMMENT $$...$$ (persist_docs on columns): a no-op.
+- Masking policies (CREATE / ALTER MASKING POLICY, ALTER TABLE|VIEW ... SET MASKING POLICY;
+  macros/governance/masking_policies.sql): fakesnow does not implement them
+  (test_pii_snowflake.py proves it). They are no-ops, recorded in MASKING_STATEMENTS.
 - TO_NUMBER(<text>, 'XXXXXXXX') (hexadecimal format, macro snowflake__hash_bucket): fakesnow
   does not implement format arguments. It becomes a cast of '0x' || <text>, which DuckDB
   reads as hexadecimal: the value Snowflake documents for the format.
@@ -39,11 +42,17 @@ _MERGE = re.compile(r"\s*merge\s+into\b", re.I)
 _MERGE_VALUES = re.compile(r"(\bvalues\s*\()([^()]*)\)", re.I)
 _HEX_TO_NUMBER = re.compile(r"\bto_number\(\s*(.+?)\s*,\s*'X{1,15}'\s*\)", re.I | re.S)
 _NO_OP = "select 'Statement executed successfully.' as status"
+_MASKING = re.compile(r"^\s*(/\*.*?\*/\s*)?((create|alter)\s+masking\s+policy\b|"
+                      r"alter\s+(table|view)\s+\S+\s+modify\s+column\s+.*\bset\s+masking\s+policy\b)", re.I | re.S)
+MASKING_STATEMENTS: list[str] = []  # the masking statements the emulator was given, in order
 
 
 def rewrite(sql: str) -> str:
     """The statement fakesnow is given instead of `sql` (see the module docstring)."""
     if _COLUMN_COMMENT.match(sql) or _TRANSACTION.match(sql):
+        return _NO_OP
+    if _MASKING.match(sql):
+        MASKING_STATEMENTS.append(sql)
         return _NO_OP
     sql = _TEMPORARY.sub(r"\1", sql, count=1)
     if _MERGE.match(sql) and "DBT_INTERNAL_SOURCE" in sql:
