@@ -145,3 +145,22 @@ def test_privacy_commands_refuse_bad_input(copy):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and "no profile holds that email" in done.stderr
     assert not (copy.parent / "x.json").exists()
+
+
+def test_retention_purges_old_events_in_the_build(copy, monkeypatch):
+    from orchestration.dbt.project import simulation_clock
+    import datetime as dt
+
+    clock = simulation_clock(copy)
+    before = query(copy, "select count(*) from marts.profile_events where occurred_at <= ?",
+                   [clock - dt.timedelta(days=30)])[0][0]
+    assert before > 0
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(copy))
+    outcome = run_dbt(["run", "-s", "int_segment_calls_deduplicated", "profile_events",
+                       "--vars", "{retention_event_days: 30}"], target="dev")
+    assert outcome.success, outcome.failures
+    for table, column in (("marts.profile_events", "occurred_at"),
+                          ("intermediate.int_segment_calls_deduplicated", "occurred_at")):
+        assert query(copy, f"select count(*) from {table} where {column} <= ?",
+                     [clock - dt.timedelta(days=30)])[0][0] == 0, table
+    assert query(copy, "select count(*) from marts.profile_events")[0][0] > 0

@@ -57,3 +57,14 @@
         select 1 as no_privacy_request_yet
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- Retention: a post-hook deleting rows older than var('retention_event_days') (no-op unset). -#}
+{% macro retention_delete_expired(column) -%}
+    {%- if var('retention_event_days', none) -%}
+        delete from {{ this }}
+        where {{ column }} <= {{ dbt.dateadd('day', -(var('retention_event_days') | int), cdp.as_of()) }}
+    {%- else -%}
+        select 1 as no_retention_configured
+    {%- endif -%}
+{%- endmacro %}

@@ -6,7 +6,10 @@
     unique_key='call_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="{{ cdp.privacy_delete_forgotten({'user_id': 'user_id', 'anonymous_id': 'anonymous_id', 'email': 'email'}) }}",
+    post_hook=[
+        "{{ cdp.privacy_delete_forgotten({'user_id': 'user_id', 'anonymous_id': 'anonymous_id', 'email': 'email'}) }}",
+        "{{ cdp.retention_delete_expired('occurred_at') }}",
+    ],
 ) }}
 
 {#

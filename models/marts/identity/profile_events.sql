@@ -268,3 +268,7 @@ final as (
 )
 
 select * from final
+{%- if var('retention_event_days', none) %}
+-- Retention (var retention_event_days): events older than that many days are not kept.
+where occurred_at > {{ dbt.dateadd('day', -(var('retention_event_days') | int), cdp.as_of()) }}
+{%- endif %}
