@@ -39,7 +39,7 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
 
         con = duckdb.connect(str(warehouse.path))
         try:
-            result = run_suite(suite, con, run_id=context.run_id, clock=warehouse_clock(con))
+            result = run_suite(suite, con, run_id=context.run.run_id, clock=warehouse_clock(con))
         finally:
             con.close()
         context.log.info(f"{suite.name}: {result.row_count} rows in {result.seconds:.2f} s")
@@ -83,7 +83,7 @@ def _freshness_check() -> dg.AssetChecksDefinition:
                 asset_key=dg.AssetKey([f.rule.source, f.rule.table]), check_name="freshness",
                 passed=f.status == "pass",
                 severity=dg.AssetCheckSeverity.ERROR if f.status == "error" else dg.AssetCheckSeverity.WARN,
-                description=(f"never loaded" if f.lag is None else
+                description=("never loaded" if f.lag is None else
                              f"{lag_hours} h behind the clock ({f.status})"),
                 metadata={"last_loaded_at": str(f.last_loaded_at), "clock": str(f.clock), "lag_hours": lag_hours,
                           "warn_after_hours": _hours(f.rule.warn_after),

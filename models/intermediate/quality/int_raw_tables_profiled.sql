@@ -4,10 +4,50 @@
 {#
     One row per raw table: rows, rows whose primary key is not unique, and when it last
     loaded, with its freshness thresholds. Reads the raw tables themselves, like dbt
-    source freshness, through the relations in the graph (macro raw_source_tables) rather
-    than source(): a list of every source cannot be written statically, and source()
-    called in a loop over the graph is not seen when dbt parses the model.
+    source freshness, through the relations in the graph (macro raw_source_tables): the
+    graph is empty when dbt parses the model, so the loop cannot declare the dependencies.
+    The list below does, so that the model runs after the loads in Dagster and shows in the
+    lineage; python_tests/test_quality.py fails when it misses a raw table.
 #}
+-- depends_on: {{ source('klaviyo', 'campaign') }}
+-- depends_on: {{ source('klaviyo', 'event') }}
+-- depends_on: {{ source('klaviyo', 'flow') }}
+-- depends_on: {{ source('klaviyo', 'metric') }}
+-- depends_on: {{ source('klaviyo', 'person') }}
+-- depends_on: {{ source('salesforce', 'account') }}
+-- depends_on: {{ source('salesforce', 'contact') }}
+-- depends_on: {{ source('salesforce', 'lead') }}
+-- depends_on: {{ source('salesforce', 'opportunity') }}
+-- depends_on: {{ source('salesforce', 'user') }}
+-- depends_on: {{ source('segment', 'checkout_started') }}
+-- depends_on: {{ source('segment', 'identifies') }}
+-- depends_on: {{ source('segment', 'newsletter_subscribed') }}
+-- depends_on: {{ source('segment', 'order_completed') }}
+-- depends_on: {{ source('segment', 'pages') }}
+-- depends_on: {{ source('segment', 'product_added') }}
+-- depends_on: {{ source('segment', 'product_viewed') }}
+-- depends_on: {{ source('segment', 'screens') }}
+-- depends_on: {{ source('segment', 'signed_up') }}
+-- depends_on: {{ source('segment', 'tracks') }}
+-- depends_on: {{ source('segment', 'users') }}
+-- depends_on: {{ source('shopify', 'customer') }}
+-- depends_on: {{ source('shopify', 'customer_tag') }}
+-- depends_on: {{ source('shopify', 'order') }}
+-- depends_on: {{ source('shopify', 'order_line') }}
+-- depends_on: {{ source('shopify', 'order_line_refund') }}
+-- depends_on: {{ source('shopify', 'product') }}
+-- depends_on: {{ source('shopify', 'product_variant') }}
+-- depends_on: {{ source('shopify', 'refund') }}
+-- depends_on: {{ source('stripe', 'charge') }}
+-- depends_on: {{ source('stripe', 'customer') }}
+-- depends_on: {{ source('stripe', 'invoice') }}
+-- depends_on: {{ source('stripe', 'invoice_line_item') }}
+-- depends_on: {{ source('stripe', 'price') }}
+-- depends_on: {{ source('stripe', 'product') }}
+-- depends_on: {{ source('stripe', 'subscription_history') }}
+-- depends_on: {{ source('stripe', 'subscription_item') }}
+-- depends_on: {{ source('zendesk', 'ticket') }}
+-- depends_on: {{ source('zendesk', 'user') }}
 {%- set tables = cdp.raw_source_tables() %}
 
 with
