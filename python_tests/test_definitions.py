@@ -23,7 +23,8 @@ def test_definitions_load_with_jobs_schedules_and_checks(defs):
     assert defs.resolve_schedule_def("hourly_pipeline_schedule").cron_schedule == "0 * * * *"
     # Syncs: an asset after the model it reads, a job and a schedule each.
     node = graph.get(dg.AssetKey(["syncs", "vip_winback_to_parquet"]))
-    assert dg.AssetKey(["audience_members"]) in node.parent_keys
+    assert dg.AssetKey(["marts", "audience_members"]) in node.parent_keys
+    assert graph.get(dg.AssetKey(["marts", "audience_members"])).is_materializable
     assert defs.resolve_schedule_def("sync_vip_winback_to_parquet_schedule").cron_schedule == "15 * * * *"
     # dbt tests become asset checks.
     assert len(list(graph.asset_check_keys)) >= 2 * sum(len(t) for t in raw_tables().values())

@@ -8,7 +8,9 @@ destination (orchestration/dagster_home/dagster.yaml).
 import json
 
 import dagster as dg
+from dagster_dbt import get_asset_key_for_model
 
+from orchestration.dbt.assets import cdp_dbt_assets
 from orchestration.dbt.project import ensure_manifest
 from orchestration.exports.config import SyncSpec, load_syncs
 from orchestration.exports.engine import describe, run_sync
@@ -17,7 +19,10 @@ from orchestration.loads.resources import WarehouseResource
 
 def _sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
     @dg.asset(
-        name=spec.name, key_prefix=["syncs"], deps=[dg.AssetKey([spec.source_model])], group_name="syncs",
+        # The dbt asset's own key (dagster-dbt puts the schema first: marts/audience_members), so the
+        # sync runs after the model and waits for its blocking checks.
+        name=spec.name, key_prefix=["syncs"], group_name="syncs",
+        deps=[get_asset_key_for_model([cdp_dbt_assets], spec.source_model)],
         pool=f"sync_{spec.destination_type}", kinds={"python", spec.destination_type},
         retry_policy=dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL,
                                     jitter=dg.Jitter.PLUS_MINUS),

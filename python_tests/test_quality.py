@@ -1,0 +1,152 @@
+"""Data quality on a copy of the session warehouse: the Great Expectations suites pass on
+simulated data and fail on injected bad data, an error check blocks the sync after it in a
+Dagster run, freshness follows the simulation clock, and the score mart keeps one row per
+source per build."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.quality.config import QualityConfigError, load_suites, parse
+from orchestration.quality.expectations import run_suite
+from orchestration.quality.freshness import freshness_rules, measure, warehouse_clock
+
+
+@pytest.fixture
+def copy(dbt_build, warehouse, tmp_path) -> Path:
+    assert dbt_build.success, dbt_build.failures
+    target = tmp_path / "warehouse.duckdb"
+    for suffix in ("", ".wal"):
+        if Path(str(warehouse["path"]) + suffix).exists():
+            shutil.copy(str(warehouse["path"]) + suffix, str(target) + suffix)
+    return target
+
+
+def test_bad_declarations_are_refused_with_the_fix():
+    def suite(**expectation):
+        return {"patterns": {"email": "@"}, "suites": [{"name": "s", "asset": ["a"], "relation": "t",
+                                                        "expectations": [expectation]}]}
+    with pytest.raises(QualityConfigError, match="unknown check 'uniq'"):
+        parse(suite(check="uniq", column="id"))
+    with pytest.raises(QualityConfigError, match="severity 'fatal'; use error or warn"):
+        parse(suite(check="unique", column="id", severity="fatal"))
+    with pytest.raises(QualityConfigError, match="pattern 'phone' is not under patterns"):
+        parse(suite(check="valid", column="p", pattern="phone", min_rate=0.9))
+    with pytest.raises(QualityConfigError, match="min_rate is a share between 0 and 1, got 95"):
+        parse(suite(check="valid", column="e", pattern="email", min_rate=95))
+    with pytest.raises(QualityConfigError, match="missing 'max_growth'"):
+        parse(suite(check="row_count_change", max_drop=0.5))
+    assert {s.name for s in load_suites().values()} >= {"profiles", "profile_identifiers", "profile_events",
+                                                         "audience_members", "shopify_customer"}
+
+
+def test_suites_pass_on_simulated_data_and_fail_on_injected_bad_data(copy):
+    con = duckdb.connect(str(copy))
+    suites = load_suites()
+    for suite in suites.values():
+        result = run_suite(suite, con, run_id="first")
+        assert not result.failed("error"), (suite.name, [o.describe() for o in result.failed()])
+    # Bad data: a primary key twice and junk emails (Shopify), a table that lost 70% of its rows (Klaviyo).
+    con.execute("insert into shopify.customer select * from shopify.customer limit 1")
+    con.execute("update shopify.customer set email = 'n/a' where id % 4 = 0")
+    con.execute("delete from klaviyo.person where hash(id) % 10 < 7")
+    shopify = run_suite(suites["shopify_customer"], con, run_id="second")
+    assert [o.expectation.label for o in shopify.failed("error")] == ["unique(id)"]
+    assert [o.expectation.label for o in shopify.failed("warn")] == ["valid(email)"]
+    assert shopify.failed("warn")[0].observed["share_ok"] < 0.8
+    klaviyo = run_suite(suites["klaviyo_person"], con, run_id="second")
+    assert [o.expectation.label for o in klaviyo.failed("error")] == ["row_count_change(table)"]
+    assert klaviyo.previous_count > klaviyo.row_count
+    assert con.execute("select count(distinct run_id) from _cdp_quality.row_counts").fetchone()[0] == 2
+    con.close()
+
+
+def test_freshness_is_measured_against_the_simulation_clock(copy):
+    con = duckdb.connect(str(copy))
+    clock = warehouse_clock(con)
+    assert clock == con.execute("select clock from _cdp_meta.simulation").fetchone()[0]
+    assert clock < dt.datetime.now() - dt.timedelta(days=30)  # the wall clock would call it all stale
+    now = {(f.rule.source, f.rule.table): f.status for f in measure(con)}
+    assert len(now) == len(freshness_rules()) >= 30 and set(now.values()) == {"pass"}, now
+    # Thresholds from the source YAML: warn after 24 hours, error after 72 (Shopify).
+    later = {(f.rule.source, f.rule.table): f.status for f in measure(con, clock=clock + dt.timedelta(hours=30))}
+    assert later[("shopify", "order")] == "warn"
+    much_later = {(f.rule.source, f.rule.table): f.status
+                  for f in measure(con, clock=clock + dt.timedelta(hours=80))}
+    assert much_later[("shopify", "order")] == "error"
+    con.close()
+
+
+def test_a_failed_error_check_blocks_the_sync_that_reads_the_mart(copy, tmp_path, monkeypatch):
+    """dbt builds audience_members from golden emails we broke; its blocking check fails and
+    the sync after it does not run (nor write its file)."""
+    from orchestration.definitions import defs
+
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(copy))
+    monkeypatch.setenv("CDP_EXPORTS_DIR", str(tmp_path / "exports"))
+    con = duckdb.connect(str(copy))
+    members = con.execute("select count(*) from marts.audience_members where audience_name = 'email_vip_winback'"
+                          ).fetchone()[0]
+    assert members > 0
+    con.execute("update marts.profiles set email = 'not an email' where email is not null")
+    con.close()
+    sync = dg.AssetKey(["syncs", "vip_winback_to_parquet"])
+    job = dg.define_asset_job(
+        "blocked_sync",
+        selection=dg.AssetSelection.assets(["marts", "audience_members"])
+        | dg.AssetSelection.checks(*[dg.AssetCheckKey(dg.AssetKey(["marts", "audience_members"]), name)
+                                     for name in ("expectations_error", "expectations_warn")])
+        | dg.AssetSelection.assets(sync),
+    )
+    # The default warehouse resource reads CDP_DUCKDB_PATH: the copy.
+    result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("blocked_sync") \
+        .execute_in_process(raise_on_error=False)
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert dg.AssetKey(["marts", "audience_members"]) in materialized  # rebuilt from the broken emails
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    failed = [e for e in evaluations if e.check_name == "expectations_error" and not e.passed]
+    failures = [e.event_specific_data for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failed, failures
+    assert failed and failed[0].asset_key == dg.AssetKey(["marts", "audience_members"])
+    assert "valid(email)" in (failed[0].description or "")
+    assert sync not in materialized
+    assert not (tmp_path / "exports" / "exports" / "email_vip_winback.parquet").exists()
+
+
+def test_the_score_mart_keeps_one_row_per_source_per_build(copy, monkeypatch):
+    from orchestration.dbt.runner import run_dbt
+
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(copy))
+    assert run_dbt(["build", "--select", "data_quality_scores"], target="dev").success
+    con = duckdb.connect(str(copy))
+    builds = con.execute("select dbt_invocation_id, count(*), min(measured_at), max(measured_at) "
+                         "from marts.data_quality_scores group by 1 order by min(built_at)").fetchall()
+    assert len(builds) == 2 and builds[0][1] == builds[1][1] == 8  # six sources, all_sources, profiles
+    rows = {r[0]: r[1:] for r in con.execute(
+        "select source_name, completeness, validity, uniqueness, duplicate_rate, freshness, quality_score "
+        "from marts.data_quality_scores where dbt_invocation_id = ?", [builds[1][0]]).fetchall()}
+    assert set(rows) == {"shopify", "klaviyo", "stripe", "zendesk", "salesforce", "segment", "all_sources",
+                         "profiles"}
+    # Person records are about a third duplicates across sources; within one source few are.
+    assert 0.2 < rows["all_sources"][3] < 0.6 and rows["shopify"][3] < 0.1
+    assert all(0 <= v <= 1 for r in rows.values() for v in r[:5] if v is not None)
+    assert rows["all_sources"][4] == 1.0  # fresh as of the simulation clock
+    con.close()
+
+
+def test_the_raw_table_profile_depends_on_every_raw_table():
+    import json
+
+    from orchestration.dbt.project import ensure_manifest
+    from orchestration.lib.raw_tables import raw_tables
+
+    manifest = json.loads(ensure_manifest().read_text())
+    node = manifest["nodes"]["model.cdp.int_raw_tables_profiled"]
+    expected = {f"source.cdp.{s}.{t}" for s, tables in raw_tables().items() for t in tables}
+    assert expected == set(node["depends_on"]["nodes"]), "add the missing tables' depends_on lines to the model"
