@@ -199,8 +199,9 @@ def test_one_bad_row_fails_alone_through_the_engine(server, pg, warehouse):
     assert same(table(pg, "bisected"), source_rows(warehouse))
 
 
-def test_mirror_keeps_the_table_equal_to_the_source_and_a_rerun_sends_nothing(server, pg, warehouse):
-    spec = sync(server, "mirrored", mode="mirror", batch_size=16)
+def test_mirror_keeps_the_table_equal_to_the_source_and_a_rerun_sends_nothing(server, pg, warehouse, monkeypatch):
+    monkeypatch.setenv("TEST_POSTGRES_DSN", server.dsn())  # the credential as a sync file writes it
+    spec = sync(server, "mirrored", mode="mirror", batch_size=16, dsn="${TEST_POSTGRES_DSN}")
     first, _ = run(spec, warehouse)
     assert first.status == "succeeded"
     pg("insert into crm.mirrored (customer_id, email, _cdp_idempotency_key) values ('other', 'o@example.com', 'x')")

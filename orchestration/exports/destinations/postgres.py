@@ -65,7 +65,7 @@ def _text(value: Any) -> str | None:
 def _describe(error: psycopg.Error) -> str:
     # message_primary names the column or constraint; the detail ("Failing row contains ...")
     # carries the row's values, which stay out of the sync log.
-    primary = error.diag.message_primary or str(error).splitlines()[0]
+    primary = error.diag.message_primary or (str(error).strip().splitlines() or [error.__class__.__name__])[-1]
     return f"{primary} (SQLSTATE {error.sqlstate})" if error.sqlstate else primary
 
 
@@ -105,7 +105,7 @@ class PostgresDestination:
             raise ConfigurationError(f"sync '{sync_name}': destination postgres needs 'dsn' (e.g. dsn: "
                                      f"\"${{CDP_POSTGRES_DSN}}\") or 'host' and 'dbname'")
         try:
-            conninfo_to_dict(spec.get("dsn") or "")  # the message would quote the dsn, password and all
+            given = conninfo_to_dict(spec.get("dsn") or "")  # its error would quote the dsn, password and all
         except psycopg.ProgrammingError:
             raise ConfigurationError(f"sync '{sync_name}': destination postgres dsn is not a valid connection "
                                      f"string (key=value pairs or postgresql://user@host/dbname)") from None
@@ -116,9 +116,10 @@ class PostgresDestination:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ConfigurationError(f"sync '{sync_name}': destination postgres timeout_seconds is a positive "
                                      f"number of seconds")
-        conninfo = make_conninfo(spec.get("dsn") or "", connect_timeout=max(1, round(timeout)),
-                                 application_name=f"cdp-sync-{sync_name}"[:63],
-                                 **{k: str(spec[k]) for k in CONNECTION_SETTINGS if spec.get(k) not in (None, "")})
+        overrides = {k: str(spec[k]) for k in CONNECTION_SETTINGS if spec.get(k) not in (None, "")}
+        if "timeout_seconds" in spec or "connect_timeout" not in given:
+            overrides["connect_timeout"] = str(max(1, round(timeout)))
+        conninfo = make_conninfo(spec.get("dsn") or "", application_name=f"cdp-sync-{sync_name}"[:63], **overrides)
         names = {}
         for setting, default in (("schema", "public"), ("table", None), ("key_column", default_key_column)):
             value = spec.get(setting, default) if default else required(spec, setting, sync_name, "postgres",
@@ -148,9 +149,7 @@ class PostgresDestination:
         if self.connection is not None and not self.connection.closed:
             return self.connection
         try:
-            # statement_timeout turns a statement stuck behind a lock into a retry, not a hung run.
-            connection = psycopg.connect(self.conninfo, autocommit=True,
-                                         options=f"-c statement_timeout={int(self.timeout_seconds * 1000)}")
+            connection = psycopg.connect(self.conninfo, autocommit=True)
         except psycopg.OperationalError as exc:
             message = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
             if any(words in message for words in REFUSED_CONNECTION):
@@ -158,6 +157,13 @@ class PostgresDestination:
                                          f"check the destination's dsn, user and password") from None
             raise TransientError(f"cannot connect to PostgreSQL: {message}") from None
         try:
+            # A statement stuck behind a lock becomes a retry, not a hung run. Set here rather than
+            # in the dsn's options, which may carry the user's own settings.
+            try:
+                connection.execute("select set_config('statement_timeout', %s, false)",
+                                   [f"{int(self.timeout_seconds * 1000)}ms"])
+            except psycopg.Error as exc:
+                raise self._classify(exc, "connecting for") from None
             self._prepare(connection)
         except BaseException:
             connection.close()
