@@ -73,7 +73,8 @@ def source(path, sql, params=None):
 
 
 def sync(server, table, mode="upsert", name=None, **destination):
-    return parse_sync({"name": name or f"customers_to_{table}", "source": {"model": "customers"}, "purpose": "analytics",
+    return parse_sync({"name": name or f"customers_to_{table}", "source": {"model": "customers"},
+                       "purpose": "analytics",
                        "destination": {"type": "postgres", "dsn": server.dsn(), "schema": "crm", "table": table,
                                        **destination},
                        "mode": mode, "primary_key": "customer_id", "fields": FIELDS}, "test.yml")
@@ -156,7 +157,8 @@ def test_each_operation_against_the_table(server, pg):
 
 def test_a_batch_is_all_or_nothing_and_a_bad_value_rejects_it(server, pg):
     pg("""create table crm_typed (id integer primary key, email varchar(20) not null, score numeric,
-                                  _cdp_idempotency_key text not null, _cdp_updated_at timestamptz not null default now())""")
+                                  _cdp_idempotency_key text not null,
+                                  _cdp_updated_at timestamptz not null default now())""")
     client = PostgresDestination.from_config({"dsn": server.dsn(), "table": "crm_typed", "key_column": "id",
                                               "create_table": False}, "s", fields=("email", "score"))
     try:

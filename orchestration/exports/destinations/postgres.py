@@ -291,9 +291,9 @@ class PostgresDestination:
         key = sql.Identifier(self.key_column)
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = %s").format(sql.Identifier(c)) for c in [*columns, IDEMPOTENCY_COLUMN])
-        updated = self._returned(cursor, sql.SQL("update {} set {}, {} = now() where {} = %s returning {}::text").format(
-            self.relation, assignments, sql.Identifier(UPDATED_AT_COLUMN), key, key),
-            [[*self._row(op, columns)[1:], op.key] for op in ops])
+        query = sql.SQL("update {} set {}, {} = now() where {} = %s returning {}::text").format(
+            self.relation, assignments, sql.Identifier(UPDATED_AT_COLUMN), key, key)
+        updated = self._returned(cursor, query, [[*self._row(op, columns)[1:], op.key] for op in ops])
         return {op.key: "not in destination" for op in ops if op.key not in updated}
 
     def _delete(self, cursor, ops: list[Operation], columns: list[str]) -> dict[str, str]:
