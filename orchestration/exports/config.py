@@ -123,8 +123,9 @@ def parse_sync(entry: Any, file: str) -> SyncSpec:
         raise _error(file, name, f"mode is one of {', '.join(MODES)}, got {mode!r}")
     destination = entry.get("destination")
     if not isinstance(destination, dict) or not isinstance(destination.get("type"), str):
-        raise _error(file, name, "destination needs a type (file, webhook, klaviyo, klaviyo_list, meta_custom_audience, "
-                                 "google_ads_customer_match, hubspot, salesforce) and its settings (docs/destinations.md)")
+        raise _error(file, name, "destination needs a type (file, webhook, postgres, klaviyo, klaviyo_list, "
+                                 "meta_custom_audience, google_ads_customer_match, hubspot, salesforce) and its "
+                                 "settings (docs/destinations.md)")
     primary_key = entry.get("primary_key", "profile_id")
     if not isinstance(primary_key, str) or not COLUMN.match(primary_key):
         raise _error(file, name, f"primary_key is one column name, got {primary_key!r}")

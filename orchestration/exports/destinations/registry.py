@@ -5,10 +5,12 @@ from __future__ import annotations
 from orchestration.exports.config import SyncSpec
 from orchestration.exports.destinations.base import ConfigurationError
 from orchestration.exports.destinations.files import FileDestination
+from orchestration.exports.destinations.postgres import PostgresDestination
 from orchestration.exports.destinations.vendors import VENDOR_CLIENTS
 from orchestration.exports.destinations.webhook import WebhookDestination
 
-CLIENTS = {FileDestination.kind: FileDestination, WebhookDestination.kind: WebhookDestination, **VENDOR_CLIENTS}
+CLIENTS = {FileDestination.kind: FileDestination, WebhookDestination.kind: WebhookDestination,
+           PostgresDestination.kind: PostgresDestination, **VENDOR_CLIENTS}
 
 
 def client_class(kind: str):
@@ -26,4 +28,8 @@ def create(spec: SyncSpec):
         raise ConfigurationError(f"{spec.file}: sync '{spec.name}': destination mode replace is not supported by "
                                  f"the diff engine; use the sync's mode: mirror instead")
     settings = {k: v for k, v in settings.items() if k != "type"}
-    return client_class(spec.destination_type).from_config(settings, spec.name)
+    cls = client_class(spec.destination_type)
+    if hasattr(cls, "from_sync"):
+        # A client that needs more of the declaration than its settings (the key's name, the fields).
+        return cls.from_sync(settings, spec)
+    return cls.from_config(settings, spec.name)
