@@ -106,6 +106,9 @@ def test_forget_removes_the_person_everywhere_after_one_build(copy, tmp_path, mo
         assert con.execute("select count(*) from marts.privacy_requests where request_kind = 'forget'").fetchall()[0][0] == 1
         assert con.execute("select kind, completed_at is not null from cdp_privacy.requests order by requested_at"
                            ).fetchall() == [("export", True), ("forget", True)]
+        # The audit trail mart (built before `complete`): the export, the request and the syncs' runs.
+        audited = {r[0] for r in con.execute("select audit_action from marts.audit_events").fetchall()}
+        assert {"privacy.export", "privacy.forget.requested", "sync.run"} <= audited
         actions = [r[0] for r in con.execute("select action from cdp_privacy.audit_log order by occurred_at").fetchall()]
         assert actions == ["privacy.export", "privacy.forget.requested", "privacy.forget.completed"]
         assert con.execute("select distinct actor from cdp_privacy.audit_log where action like 'privacy.forget%'"

@@ -1,6 +1,6 @@
 """What the syncs keep in the warehouse (schema cdp_sync), and the plan of a run.
 
-- sync_runs: one row per run (plan counts, what was sent and failed, status, why);
+- sync_runs: one row per run (plan counts, what was sent and failed, status, why, who ran it);
 - sync_plans: the plan of each run, row by row (operation, change, payload, idempotency key);
 - delivered_state: per sync and record, the payload last delivered successfully: the next
   run diffs against it, so a failed row (never recorded here) is planned again. It is
@@ -34,6 +34,7 @@ DDL = [
         is_dry_run boolean not null, source_rows bigint, planned_adds bigint, planned_changes bigint,
         planned_removes bigint, rows_sent bigint, rows_failed bigint, message varchar, folded_at timestamp)""",
     f"alter table {SCHEMA}.sync_runs add column if not exists folded_at timestamp",
+    f"alter table {SCHEMA}.sync_runs add column if not exists actor varchar",
     f"""create table if not exists {SCHEMA}.sync_plans (
         run_id varchar not null, sync_name varchar not null, record_key varchar not null, operation varchar not null,
         change varchar not null, payload_hash varchar, payload varchar, idempotency_key varchar not null,
@@ -53,6 +54,14 @@ DDL = [
 ]
 
 NOW = "cast(current_timestamp at time zone 'UTC' as timestamp)"
+
+
+def actor() -> str:
+    """Who runs it, for the audit trail: CDP_ACTOR (set it in Dagster and CI), else the OS user."""
+    import getpass
+    import os
+
+    return os.environ.get("CDP_ACTOR") or getpass.getuser()
 
 
 def ensure_schema(con) -> None:
@@ -148,9 +157,9 @@ def start_run(con, spec, run_id: str, dry_run: bool) -> None:
                           and o.status != 'pending')""", {"sync": spec.name})
     con.execute(f"""update {SCHEMA}.sync_runs set status = 'interrupted', finished_at = {NOW}
                     where sync_name = ? and status in ('planning', 'applying')""", [spec.name])
-    con.execute(f"insert into {SCHEMA}.sync_runs (run_id, sync_name, started_at, status, mode, destination, is_dry_run) "
-                f"values (?, ?, {NOW}, 'planning', ?, ?, ?)", [run_id, spec.name, spec.mode, spec.destination_type,
-                                                             dry_run])
+    con.execute(f"insert into {SCHEMA}.sync_runs (run_id, sync_name, started_at, status, mode, destination, "
+                f"is_dry_run, actor) values (?, ?, {NOW}, 'planning', ?, ?, ?, ?)",
+                [run_id, spec.name, spec.mode, spec.destination_type, dry_run, actor()])
 
 
 def finish_run(con, run_id: str, status: str, plan: Plan | None, sent: int = 0, failed: int = 0,

@@ -24,7 +24,6 @@ as completed once none of its hashes is found in any table of the warehouse.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import json
 import os
@@ -70,7 +69,9 @@ def phone_tail(value: str) -> str:
 
 
 def actor() -> str:
-    return os.environ.get("CDP_ACTOR") or getpass.getuser()
+    from orchestration.exports.state import actor as configured_actor
+
+    return configured_actor()
 
 
 def _now() -> dt.datetime:
