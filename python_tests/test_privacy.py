@@ -60,6 +60,12 @@ def test_forget_removes_the_person_everywhere_after_one_build(copy, tmp_path, mo
     for spec in specs:
         assert engine.run_sync(spec, copy, manifest).status == "succeeded"
 
+    # Scores written back by the Python asset (not by dbt): `complete` must clear them too.
+    from orchestration.predictions.clv import score_warehouse
+
+    score_warehouse(copy)
+    assert query(copy, "select count(*) from marts.profile_predictions where profile_id = ?", [profile_id])[0][0] == 1
+
     # Export first (access request): one JSON document with every section.
     document_path = tmp_path / "export.json"
     privacy.export(copy, email.upper(), "email", document_path)

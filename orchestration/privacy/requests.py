@@ -17,7 +17,8 @@ A forget also deletes, at once, the raw rows seeds/privacy/raw_purge_policy.csv 
 purge (and keeps those it marks as kept, such as orders and invoices for tax records).
 
 `complete` runs after a build and the syncs: it removes the person from the files earlier
-syncs wrote, scrubs their payloads from the syncs' state, and records each forget request
+syncs wrote and from tables Python assets write back (the predictions), scrubs their
+payloads from the syncs' state, and records each forget request
 as completed once none of its hashes is found in any table of the warehouse.
 """
 
@@ -341,6 +342,21 @@ def _scrub_files(con, profile_hashes: set[str]) -> int:
     return rewritten
 
 
+# Tables written back by Python assets rather than built by dbt: the build cannot drop the person
+# from them, so `complete` does (the next scoring would leave them out anyway).
+WRITTEN_BACK = [("marts", "profile_predictions", "profile_id")]
+
+
+def _scrub_written_back(con, profile_hashes: set[str]) -> int:
+    deleted = 0
+    for schema, table, column in WRITTEN_BACK:
+        if profile_hashes and _has_table(con, schema, table):
+            placeholders = ", ".join("?" for _ in profile_hashes)
+            deleted += con.execute(f'delete from "{schema}"."{table}" where sha256("{column}") in ({placeholders})',
+                                   sorted(profile_hashes)).fetchall()[0][0]
+    return deleted
+
+
 def find_traces(con, suppressed: dict[str, set[str]]) -> list[str]:
     """Tables where a forgotten person's identifier (or profile id) still appears: every text
     column of every table outside cdp_privacy, hashed and compared with the suppressions."""
@@ -376,7 +392,7 @@ def complete(warehouse: Path) -> dict:
         suppressed = _suppressed(con)
         profile_hashes = suppressed.get("profile_id", set())
         files = _scrub_files(con, profile_hashes)
-        state_rows = _scrub_sync_state(con, profile_hashes)
+        state_rows = _scrub_sync_state(con, profile_hashes) + _scrub_written_back(con, profile_hashes)
         traces = find_traces(con, suppressed)
         open_requests = con.execute(f"select request_id from {SCHEMA}.requests where kind = 'forget' "
                                     f"and completed_at is null").fetchall()
