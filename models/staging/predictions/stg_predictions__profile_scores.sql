@@ -8,30 +8,16 @@
     after the asset) points it at the table. source() is called either way, so the
     lineage and the Dagster graph always show the dependency.
 #}
-{%- set scores = source('predictions', 'profile_predictions') -%}
-{%- set scores_exist = execute and adapter.get_relation(
-    database=scores.database, schema=scores.schema, identifier=scores.identifier) is not none -%}
+{%- set columns = [
+    'profile_id', 'churn_risk', 'p_alive', 'expected_orders_12m', 'expected_order_value',
+    'predicted_value_12m', 'model_name', 'as_of', 'scored_at',
+] %}
 
 with
 
 source as (
 
-    {% if scores_exist %}
-        select * from {{ scores }}
-    {% else %}
-        -- No scores yet: no rows (the casts below give the types).
-        select
-            null as profile_id,
-            null as churn_risk,
-            null as p_alive,
-            null as expected_orders_12m,
-            null as expected_order_value,
-            null as predicted_value_12m,
-            null as model_name,
-            null as as_of,
-            null as scored_at
-        where false
-    {% endif %}
+    {{ cdp.source_or_empty(source('predictions', 'profile_predictions'), columns) }}
 
 ),
 

@@ -1,31 +1,16 @@
 {#
     Privacy requests (cdp privacy forget|export): empty until the first one is made.
 #}
-{%- set requests = source('privacy', 'requests') -%}
-{%- set exists = execute and adapter.get_relation(
-    database=requests.database, schema=requests.schema, identifier=requests.identifier) is not none -%}
+{%- set columns = [
+    'request_id', 'kind', 'identifier_type', 'subject_sha256', 'requested_at', 'requested_by',
+    'reason', 'profiles_found', 'completed_at', 'output_path',
+] %}
 
 with
 
 source as (
 
-    {% if exists %}
-        select * from {{ requests }}
-    {% else %}
-        -- No request yet: no rows (the casts below give the types).
-        select
-            null as request_id,
-            null as kind,
-            null as identifier_type,
-            null as subject_sha256,
-            null as requested_at,
-            null as requested_by,
-            null as reason,
-            null as profiles_found,
-            null as completed_at,
-            null as output_path
-        where false
-    {% endif %}
+    {{ cdp.source_or_empty(source('privacy', 'requests'), columns) }}
 
 ),
 

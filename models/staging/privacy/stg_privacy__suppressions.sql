@@ -3,25 +3,15 @@
     first request; until then this view is empty with the same columns, so the build never
     depends on a request having been made.
 #}
-{%- set suppressions = source('privacy', 'suppressions') -%}
-{%- set exists = execute and adapter.get_relation(
-    database=suppressions.database, schema=suppressions.schema, identifier=suppressions.identifier) is not none -%}
+{%- set columns = [
+    'request_id', 'identifier_type', 'identifier_sha256', 'added_at',
+] %}
 
 with
 
 source as (
 
-    {% if exists %}
-        select * from {{ suppressions }}
-    {% else %}
-        -- No request yet: no rows (the casts below give the types).
-        select
-            null as request_id,
-            null as identifier_type,
-            null as identifier_sha256,
-            null as added_at
-        where false
-    {% endif %}
+    {{ cdp.source_or_empty(source('privacy', 'suppressions'), columns) }}
 
 ),
 
