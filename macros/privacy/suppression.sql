@@ -8,9 +8,9 @@
     Until the first forget request there is nothing to compare, and the condition compiles
     to `false`, so builds without requests pay nothing for it.
 -#}
-{% macro privacy_is_suppressed(identifier_type, expression) -%}
+{% macro privacy_is_suppressed(identifier_type, expression, requests_exist=none) -%}
     {%- set suppressions = ref('stg_privacy__suppressions') -%}
-    {%- if cdp.privacy_requests_exist() -%}
+    {%- if (cdp.privacy_requests_exist() if requests_exist is none else requests_exist) -%}
         coalesce({{ cdp.sha256_hex(expression) }} in (
             select identifier_sha256 from {{ suppressions }}
             where identifier_type = '{{ identifier_type }}'
@@ -22,12 +22,13 @@
 
 {#- Any of [(identifier_type, expression), ...] suppressed: `false` until the first request. -#}
 {% macro privacy_any_suppressed(checks) -%}
-    {%- if cdp.privacy_requests_exist() -%}
-        ({% for identifier_type, expression in checks %}{{ " or " if not loop.first }}{{ cdp.privacy_is_suppressed(identifier_type, expression) }}{% endfor %})
-    {%- else -%}
-        {%- for identifier_type, expression in checks %}{%- do cdp.privacy_is_suppressed(identifier_type, expression) -%}{% endfor -%}
-        false
-    {%- endif -%}
+    {#- One look at the suppression table for all the checks (it is a query at compile time). -#}
+    {%- set requests_exist = cdp.privacy_requests_exist() -%}
+    {%- set parts = [] -%}
+    {%- for identifier_type, expression in checks -%}
+        {%- do parts.append(cdp.privacy_is_suppressed(identifier_type, expression, requests_exist)) -%}
+    {%- endfor -%}
+    ({{ parts | join(' or ') }})
 {%- endmacro %}
 
 {#- Whether a forget request was ever recorded (the suppression table exists and has rows). -#}

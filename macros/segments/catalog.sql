@@ -87,3 +87,17 @@
     {%- endfor -%}
     {{ return({'segments': named, 'columns': checked, 'events': events}) }}
 {%- endmacro %}
+
+
+{#- Every declared segment's name as rows (segment_name), so a segment with no member still shows. -#}
+{% macro segment_names_relation() -%}
+    {%- set names = (cdp.segment_catalog().segments.keys() | sort | list) if execute else [] -%}
+    {%- for name in names %}
+    {{ "union all" if not loop.first }}
+    select {{ cdp.sql_string(name) }} as segment_name
+    {%- endfor %}
+    {%- if not names %}
+    select cast(null as {{ dbt.type_string() }}) as segment_name
+    where false
+    {%- endif %}
+{%- endmacro %}

@@ -6,7 +6,6 @@
     members they share, each one's size, the Jaccard index (shared / in either) and the
     share of the first segment's members that are also in the second.
 #}
-{%- set names = (cdp.segment_catalog().segments.keys() | sort | list) if execute else [] %}
 
 with
 
@@ -17,14 +16,8 @@ memberships as (
 ),
 
 segments as (
-    {%- for name in names %}
-    {{ "union all" if not loop.first }}
-    select {{ cdp.sql_string(name) }} as segment_name
-    {%- endfor %}
-    {%- if not names %}
-    select cast(null as {{ dbt.type_string() }}) as segment_name
-    where false
-    {%- endif %}
+
+    {{ cdp.segment_names_relation() }}
 
 ),
 

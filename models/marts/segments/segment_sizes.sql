@@ -12,7 +12,6 @@
     Segment sizes, one row per segment per build, kept across builds so that the trend can
     be charted. A segment with no members has a row with 0.
 #}
-{%- set names = (cdp.segment_catalog().segments.keys() | sort | list) if execute else [] %}
 
 with
 
@@ -29,14 +28,8 @@ profiles as (
 ),
 
 segments as (
-    {%- for name in names %}
-    {{ "union all" if not loop.first }}
-    select {{ cdp.sql_string(name) }} as segment_name
-    {%- endfor %}
-    {%- if not names %}
-    select cast(null as {{ dbt.type_string() }}) as segment_name
-    where false
-    {%- endif %}
+
+    {{ cdp.segment_names_relation() }}
 
 ),
 
