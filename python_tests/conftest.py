@@ -50,6 +50,20 @@ def dbt_build(warehouse) -> object:
 
 
 @pytest.fixture
+def built_copy(dbt_build, warehouse, tmp_path) -> Path:
+    """A private copy of the built session warehouse, for tests that change it (syncs, privacy,
+    quality) or run a command in another process (this one's dbt keeps the session file open)."""
+    import shutil
+
+    assert dbt_build.success, dbt_build.failures
+    target = tmp_path / "warehouse.duckdb"
+    for suffix in ("", ".wal"):
+        if Path(str(warehouse["path"]) + suffix).exists():
+            shutil.copy(str(warehouse["path"]) + suffix, str(target) + suffix)
+    return target
+
+
+@pytest.fixture
 def sql(warehouse):
     """Run a query against the session warehouse and return all rows. (Read-write like dbt's own
     connection: DuckDB refuses two configurations of one file in a process.)"""

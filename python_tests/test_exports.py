@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,14 +24,8 @@ from python_tests.webhook_server import SECRET, Receiver
 
 
 @pytest.fixture
-def copy(dbt_build, warehouse, tmp_path) -> Path:
-    """A private copy of the built session warehouse (syncs write their state into it)."""
-    assert dbt_build.success, dbt_build.failures
-    target = tmp_path / "warehouse.duckdb"
-    for suffix in ("", ".wal"):
-        if Path(str(warehouse["path"]) + suffix).exists():
-            shutil.copy(str(warehouse["path"]) + suffix, str(target) + suffix)
-    return target
+def copy(built_copy) -> Path:
+    return built_copy
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,13 +22,8 @@ from orchestration.privacy import requests as privacy
 
 
 @pytest.fixture
-def copy(dbt_build, warehouse, tmp_path) -> Path:
-    assert dbt_build.success, dbt_build.failures
-    target = tmp_path / "warehouse.duckdb"
-    for suffix in ("", ".wal"):
-        if Path(str(warehouse["path"]) + suffix).exists():
-            shutil.copy(str(warehouse["path"]) + suffix, str(target) + suffix)
-    return target
+def copy(built_copy) -> Path:
+    return built_copy
 
 
 def query(path, sql, params=None):

@@ -6,7 +6,6 @@ source per build."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -19,13 +18,8 @@ from orchestration.quality.freshness import freshness_rules, measure, warehouse_
 
 
 @pytest.fixture
-def copy(dbt_build, warehouse, tmp_path) -> Path:
-    assert dbt_build.success, dbt_build.failures
-    target = tmp_path / "warehouse.duckdb"
-    for suffix in ("", ".wal"):
-        if Path(str(warehouse["path"]) + suffix).exists():
-            shutil.copy(str(warehouse["path"]) + suffix, str(target) + suffix)
-    return target
+def copy(built_copy) -> Path:
+    return built_copy
 
 
 def test_bad_declarations_are_refused_with_the_fix():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from orchestration import settings
-from orchestration.dbt.project import dbt_env, ensure_manifest, simulation_clock
+from orchestration.dbt.project import ensure_manifest, simulation_clock
 from orchestration.dbt.runner import run_dbt
 from orchestration.segments.compiler import Compiler, SegmentDefinitionError, manifest_catalog
 
@@ -41,7 +40,7 @@ def _warehouse_env(path: Path):
 @pytest.fixture(scope="module")
 def catalog():
     manifest = json.loads(ensure_manifest().read_text())
-    raw, relations, _ = manifest_catalog(manifest)
+    raw, relations = manifest_catalog(manifest)
     return raw, relations
 
 
@@ -137,7 +136,7 @@ def test_the_shim_renders_what_dbt_compiles(dbt_build, warehouse):
     compiled = (settings.PROJECT_DIR / "target" / "compiled" / "cdp" / "models" / "intermediate" / "segments"
                 / "int_segment_memberships_evaluated.sql").read_text()
     manifest = json.loads((settings.PROJECT_DIR / "target" / "manifest.json").read_text())
-    raw, _, _ = manifest_catalog(manifest)
+    raw, _ = manifest_catalog(manifest)
     relations = {n["name"]: n["relation_name"] for n in manifest["nodes"].values()
                  if n["resource_type"] == "model" and n["name"] in ("profiles", "profile_traits", "profile_rfm",
                                                                      "profile_events")}
@@ -219,13 +218,10 @@ def _query(path, query, params=None):
         con.close()
 
 
-def test_segment_size_counts_a_draft_without_a_build(dbt_build, warehouse, tmp_path):
-    # A copy: this process's dbt runs keep the session file open, and DuckDB lets one
-    # process at a time hold a file (the CLI says so in one line; see below).
-    copy = tmp_path / "warehouse.duckdb"
-    for suffix in ("", ".wal"):
-        if Path(str(warehouse["path"]) + suffix).exists():
-            shutil.copy(str(warehouse["path"]) + suffix, str(copy) + suffix)
+def test_segment_size_counts_a_draft_without_a_build(built_copy, warehouse, tmp_path):
+    # A copy (fixture built_copy): this process's dbt runs keep the session file open, and
+    # DuckDB lets one process at a time hold a file (the CLI says so in one line; see below).
+    copy = built_copy
 
     def sql(query, params=None):
         return _query(copy, query, params)
@@ -236,7 +232,7 @@ def test_segment_size_counts_a_draft_without_a_build(dbt_build, warehouse, tmp_p
                            "--sample", "3"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     count = sql("select count(*) from marts.segment_memberships where segment_name = 'vip_customers'")[0][0]
-    assert f"vip_customers (" in done.stdout and f": {count:,} of " in done.stdout, done.stdout
+    assert "vip_customers (" in done.stdout and f": {count:,} of " in done.stdout, done.stdout
     draft = tmp_path / "draft.yml"
     draft.write_text("""
 version: 2

@@ -220,7 +220,7 @@ def test_hostile_values_select_exactly_themselves_on_snowflake(engines):
         cursor.execute("insert into public.hostile_profiles values (%s, %s)", (f"p{i}", value))
         cursor.execute("insert into public.hostile_events values (%s, 'Page Viewed', '2025-05-01', %s)",
                        (f"p{i}", json.dumps({"path": value})))
-    raw, _, _ = manifest_catalog(engines["manifest"])
+    raw, _ = manifest_catalog(engines["manifest"])
     relations = {"profiles": "public.hostile_profiles", "profile_events": "public.hostile_events"}
     compiler = Compiler(settings.PROJECT_DIR, {"as_of": AS_OF}, engine="snowflake")
     segments = {f"by_name_{i}": {"rule": {"trait": "first_name", "op": "=", "value": v}, "file": "test"}
@@ -253,7 +253,7 @@ def test_the_shim_renders_what_dbt_compiles_for_snowflake(engines):
                     if path.name == "int_segment_memberships_evaluated.sql" and "/compiled/" in str(path)
                     and "/unit_test" not in str(path) and "segment_name" in sql)
     manifest = engines["manifest"]
-    raw, _, _ = manifest_catalog(manifest)
+    raw, _ = manifest_catalog(manifest)
     wanted = ("profiles", "profile_traits", "profile_rfm", "stg_predictions__profile_scores", "profile_events")
     relations = {n["name"]: n["relation_name"] for n in manifest["nodes"].values()
                  if n["resource_type"] == "model" and n["name"] in wanted}
