@@ -57,18 +57,18 @@ class SyncRefused(RuntimeError):
     """A gate stopped the run; nothing was sent."""
 
 
-def _relation(manifest: dict, model: str) -> tuple[str, dict]:
+def _relation(manifest: dict, model: str) -> str:
     for node in manifest["nodes"].values():
         if node["resource_type"] in ("model", "seed", "snapshot") and node["name"] == model \
                 and node["package_name"] == "cdp":
-            return f'"{node["schema"]}"."{node["alias"]}"', node
+            return f'"{node["schema"]}"."{node["alias"]}"'
     raise SyncConfigError(f"source model '{model}' is not in the dbt project; name a model (e.g. profiles, "
                           f"audience_members)")
 
 
 def load_current_rows(con, spec: SyncSpec, manifest: dict) -> None:
     """current_rows(record_key, payload, payload_hash) plus each field as a typed column."""
-    relation, node = _relation(manifest, spec.source_model)
+    relation = _relation(manifest, spec.source_model)
     columns = {r[0] for r in con.execute(f"select * from {relation} limit 0").description}
     wanted = [spec.primary_key, *spec.fields.values()]
     missing = [c for c in wanted if c not in columns]
@@ -88,7 +88,7 @@ def load_current_rows(con, spec: SyncSpec, manifest: dict) -> None:
         if spec.primary_key != "profile_id":
             raise SyncConfigError(f"{spec.file}: sync '{spec.name}': purpose {spec.purpose} needs consent per "
                                   f"profile, so the primary key must be profile_id (or read an audience)")
-        profiles, _ = _relation(manifest, "profiles")
+        profiles = _relation(manifest, "profiles")
         joins = f"inner join {profiles} as consent on src.profile_id = consent.profile_id"
         where.append(f"consent.{CONSENT_COLUMNS[spec.purpose]}")
     elif spec.purpose == "ads":

@@ -25,7 +25,6 @@ as completed once none of its hashes is found in any table of the warehouse.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -34,8 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from orchestration.exports.normalize import InvalidIdentifier, normalize_email, normalize_phone
+from orchestration.exports.normalize import sha256_hex as sha256
 
 SCHEMA = "cdp_privacy"
 DDL = [
@@ -58,10 +59,6 @@ RECORD_TYPES = TYPES[4:]  # identifier types that are also a source record's own
 
 class PrivacyError(ValueError):
     """A privacy request that cannot be carried out; the message says why and what to do."""
-
-
-def sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def phone_tail(value: str) -> str:
@@ -294,7 +291,7 @@ def _scrub_sync_state(con, profile_hashes: set[str]) -> int:
     """Payloads of forgotten profiles out of the syncs' state (kept: what a mirror still has to remove)."""
     if not profile_hashes or not _has_table(con, "cdp_sync", "sync_plans"):
         return 0
-    con.register("forgotten", __import__("pyarrow").table({"digest": sorted(profile_hashes)}))
+    con.register("forgotten", pa.table({"digest": sorted(profile_hashes)}))
     try:
         pending = """(select s.record_key from cdp_sync.delivered_state as s
                       inner join cdp_sync.sync_runs as r on r.sync_name = s.sync_name and r.mode = 'mirror')"""
@@ -320,7 +317,7 @@ def _scrub_files(con, profile_hashes: set[str]) -> int:
         return 0
     rewritten = 0
     files = con.execute("select distinct path, format from cdp_sync.files_written").fetchall()
-    con.register("forgotten", __import__("pyarrow").table({"digest": sorted(profile_hashes)}))
+    con.register("forgotten", pa.table({"digest": sorted(profile_hashes)}))
     try:
         for path_text, file_format in files:
             path = Path(path_text)
@@ -363,7 +360,7 @@ def find_traces(con, suppressed: dict[str, set[str]]) -> list[str]:
     digests = set().union(*suppressed.values()) if suppressed else set()
     if not digests:
         return []
-    con.register("digests", __import__("pyarrow").table({"digest": sorted(digests)}))
+    con.register("digests", pa.table({"digest": sorted(digests)}))
     try:
         columns = con.execute("""select table_schema, table_name, column_name from information_schema.columns
                                  where data_type = 'VARCHAR' and table_schema not in ('cdp_privacy', 'information_schema')

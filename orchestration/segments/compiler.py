@@ -142,7 +142,7 @@ class Compiler:
         return self.cdp.segment_membership_sql(names, catalog, relations)
 
 
-def manifest_catalog(manifest: dict) -> tuple[dict, dict[str, str], dict]:
+def manifest_catalog(manifest: dict) -> tuple[dict, dict[str, str]]:
     """(segments, columns, events) and relation names from a dbt manifest, as dbt's macro
     segment_catalog reads them from the graph."""
     segments, columns, events, relations = {}, {}, {}, {}
@@ -162,7 +162,7 @@ def manifest_catalog(manifest: dict) -> tuple[dict, dict[str, str], dict]:
     events = ((properties.get("config") or {}).get("meta") or properties.get("meta") or {}).get("events") or {}
     for name, node in models.items():
         relations[name] = f'"{node["schema"]}"."{node["alias"]}"'
-    return {"segments": segments, "columns": columns, "events": events}, relations, manifest
+    return {"segments": segments, "columns": columns, "events": events}, relations
 
 
 def read_definition_file(path: Path) -> dict[str, dict]:
@@ -206,7 +206,7 @@ def size_definitions(path: Path, warehouse: Path, sample: int = 5) -> list[Segme
 
     drafts = read_definition_file(path)
     manifest = json.loads(ensure_manifest().read_text())
-    raw, relations, _ = manifest_catalog(manifest)
+    raw, relations = manifest_catalog(manifest)
     raw["segments"].update(drafts)
     try:
         connection = duckdb.connect(str(warehouse), read_only=True)
