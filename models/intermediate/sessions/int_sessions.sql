@@ -146,6 +146,7 @@ final as (
         l.utm_medium,
         l.utm_campaign,
         l.device_type,
+        {{ cdp.marketing_channel('l.utm_source', 'l.utm_medium', 'l.referrer') }} as channel,
         s.orders > 0 as is_converted,
         coalesce(r.revenue, 0) as revenue
     from sessions as s
