@@ -53,3 +53,62 @@ def test_stripe_amounts_are_in_currency_units(dbt_build, sql):
     raw, staged = sql("""select i.amount_due, s.amount_due from stripe.invoice i
                          join staging.stg_stripe__invoices s on s.invoice_id = i.id limit 1""")[0]
     assert float(staged) * 100 == raw
+
+
+def _manifest() -> dict:
+    import json
+
+    from orchestration.dbt.project import manifest_path
+
+    return json.loads(manifest_path().read_text())
+
+
+def test_every_model_seed_and_snapshot_has_a_tested_key_and_a_description(dbt_build):
+    """The style guide's first layer of tests, enforced: each model, seed and snapshot has a
+    primary key tested unique (dbt's `unique` with `not_null` on the same column; for a
+    composite key unique_combination_of_columns, or a model-level `unique` over an expression
+    joining the key's columns) and says what a row is."""
+    assert dbt_build.success, dbt_build.failures
+    manifest = _manifest()
+    keyed: dict[str, set[str]] = {}
+    for test in manifest["nodes"].values():
+        meta = test.get("test_metadata") or {}
+        if test["resource_type"] != "test" or not test.get("attached_node"):
+            continue
+        column = test.get("column_name") or ""
+        if meta.get("name") == "unique" and not column:
+            # a model-level unique over an expression of the key's columns (a || '|' || b)
+            keyed.setdefault(test["attached_node"], set()).add("combination")
+        elif meta.get("name") in ("unique", "not_null"):
+            keyed.setdefault(test["attached_node"], set()).add(f"{meta['name']}:{column}")
+        elif meta.get("name") == "unique_combination_of_columns":
+            keyed.setdefault(test["attached_node"], set()).add("combination")
+    missing, undescribed = [], []
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] not in ("model", "seed", "snapshot") or node["package_name"] != "cdp":
+            continue
+        tests = keyed.get(unique_id, set())
+        unique_columns = {t.split(":", 1)[1] for t in tests if t.startswith("unique:")}
+        if "combination" not in tests and not any(f"not_null:{c}" in tests for c in unique_columns):
+            missing.append(f"{node['original_file_path']} ({node['name']})")
+        if not (node.get("description") or "").strip():
+            undescribed.append(node["name"])
+    assert not missing, "no primary-key test (unique + not_null, or unique_combination_of_columns):\n" + \
+        "\n".join(sorted(missing))
+    assert not undescribed, f"no description: {sorted(undescribed)}"
+
+
+def test_every_mart_has_an_enforced_contract_and_documented_columns(dbt_build):
+    """Published marts (models/marts) are what BI tools and syncs read: their columns and
+    types are a contract, and each column says what it holds."""
+    assert dbt_build.success, dbt_build.failures
+    problems = []
+    for node in _manifest()["nodes"].values():
+        if node["resource_type"] != "model" or not node["original_file_path"].startswith("models/marts/"):
+            continue
+        if not node["config"].get("contract", {}).get("enforced"):
+            problems.append(f"{node['name']}: contract not enforced")
+        undocumented = [c for c, column in node["columns"].items() if not (column.get("description") or "").strip()]
+        if undocumented:
+            problems.append(f"{node['name']}: columns without a description: {undocumented}")
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,19 @@
+{#
+    Fails with one row per combination of `columns` that occurs more than once: the primary
+    key test of a table whose key is several columns (dbt's `unique` takes one). Rows with a
+    null in the key are compared as values, so two all-null keys count as a duplicate too.
+#}
+{% test unique_combination_of_columns(model, columns) %}
+    {%- if columns is string or columns | length < 2 -%}
+        {{ exceptions.raise_compiler_error("unique_combination_of_columns on " ~ model ~ ": `columns` must list "
+            ~ "two or more columns (for one column use the built-in `unique` test), got " ~ columns) }}
+    {%- endif %}
+
+    select
+        {{ columns | join(', ') }},
+        count(*) as occurrences
+    from {{ model }}
+    group by {{ columns | join(', ') }}
+    having count(*) > 1
+
+{% endtest %}
