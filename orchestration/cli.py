@@ -25,13 +25,14 @@ def _fail_cleanly(fn):
     import functools
 
     from orchestration.dbt.project import DbtConfigError
+    from orchestration.lib.warehouse import WarehouseError as StagingError
     from orchestration.loads.warehouse import WarehouseError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (WarehouseError, DbtConfigError, ValueError, OverflowError) as exc:  # config and privacy errors too
+        except (WarehouseError, StagingError, DbtConfigError, ValueError, OverflowError) as exc:  # config and privacy errors too
             raise CdpError(str(exc)) from exc
 
     return wrapper
@@ -65,8 +66,8 @@ class _OneLineErrors(click.Group):
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Warehouse-native CDP. The warehouse is the DuckDB file in CDP_DUCKDB_PATH
-    (default: data/cdp.duckdb under the project)."""
+    """Warehouse-native CDP. The warehouse is the dbt target's (CDP_TARGET, default dev: the
+    DuckDB file in CDP_DUCKDB_PATH, default data/cdp.duckdb under the project)."""
 
 
 def _positive_int(name):
@@ -193,7 +194,7 @@ def sync(name, dry_run, allow_large_removal, allow_size_change):
     from orchestration.exports.config import load_syncs
     from orchestration.exports.engine import describe, run_sync, sample_lines
 
-    _require_warehouse("dev")
+    _require_warehouse(None)
     syncs = load_syncs()
     if name is not None and name not in syncs:
         raise CdpError(f"no sync named '{name}'; syncs: {', '.join(sorted(syncs)) or 'none (add one in syncs/)'}")
@@ -203,7 +204,7 @@ def sync(name, dry_run, allow_large_removal, allow_size_change):
     from orchestration.exports.gates import upstream_test_failures
 
     for spec in chosen:
-        result = run_sync(spec, settings.duckdb_path(), manifest, dry_run=dry_run,
+        result = run_sync(spec, None, manifest, dry_run=dry_run,
                           allow_large_removal=allow_large_removal, allow_size_change=allow_size_change,
                           failed_upstream_tests=upstream_test_failures(manifest, spec.source_model),
                           log=lambda message, s=spec.name: click.echo(f"  {s}: {message}"))
@@ -233,8 +234,8 @@ def privacy_forget(identifier, identifier_type, reason):
     """Record a deletion request: the next build removes the person everywhere."""
     from orchestration.privacy.requests import forget
 
-    _require_warehouse("dev")
-    result = forget(settings.duckdb_path(), identifier, identifier_type, reason)
+    _require_warehouse(None)
+    result = forget(None, identifier, identifier_type, reason)
     click.echo(f"forget request {result.request_id}: {result.profiles} profile(s) found, {result.suppressed} "
                f"identifier hashes suppressed, {result.raw_rows_purged:,} raw rows purged (seeds/privacy/"
                f"raw_purge_policy.csv). Next: `cdp build`, `cdp sync`, then `cdp privacy complete`.")
@@ -249,8 +250,8 @@ def privacy_export(identifier, identifier_type, output):
     """Write everything held on a person as one JSON document."""
     from orchestration.privacy.requests import export
 
-    _require_warehouse("dev")
-    request_id, rows = export(settings.duckdb_path(), identifier, identifier_type, output)
+    _require_warehouse(None)
+    request_id, rows = export(None, identifier, identifier_type, output)
     click.echo(f"export request {request_id}: {rows:,} rows written to {output}")
 
 
@@ -260,8 +261,8 @@ def privacy_complete():
     """After a build and the syncs: scrub sync files and state, then close forget requests with no trace left."""
     from orchestration.privacy.requests import complete
 
-    _require_warehouse("dev")
-    done = complete(settings.duckdb_path())
+    _require_warehouse(None)
+    done = complete(None)
     click.echo(f"{done['completed']} forget request(s) completed, {done['open']} open; {done['files_rewritten']} sync "
                f"file(s) rewritten, {done['sync_state_rows_scrubbed']} sync state row(s) scrubbed")
     if done["traces"]:

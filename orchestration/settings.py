@@ -27,6 +27,9 @@ def profiles_dir() -> Path:
 
 
 def dbt_target() -> str:
+    """The dbt target, and so the warehouse, everything runs on: CDP_TARGET, else dev. The one
+    place it is chosen: the CLI, the dbt resource and WarehouseResource (orchestration/lib/
+    warehouse.py opens it) all start from here."""
     return os.environ.get("CDP_TARGET", "dev")
 
 

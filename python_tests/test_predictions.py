@@ -245,7 +245,7 @@ def test_scoring_on_snowflake_writes_back_what_duckdb_would(snowflake_env, monke
     from sqlglot import exp
 
     from orchestration.lib import snowflake as snowflake_lib
-    from orchestration.predictions import warehouse as wh
+    from orchestration.lib import warehouse as wh
 
     profiles_frame, events_frame = _orders_input()
     wrapped = []
@@ -273,7 +273,7 @@ def test_scoring_on_snowflake_writes_back_what_duckdb_would(snowflake_env, monke
             on_snowflake = _predictions(fetch)
             runs = fetch("select customers, figures from marts.profile_prediction_runs")
             leftover = fetch("select count(*) from information_schema.tables "
-                             "where lower(table_name) = 'profile_predictions__scored'")[0][0]
+                             "where lower(table_name) = 'scored'")[0][0]
         finally:
             con.close()
 

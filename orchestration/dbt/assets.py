@@ -39,7 +39,7 @@ ensure_manifest()
             dagster_dbt_translator=CdpTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
             pool="duckdb_warehouse")
 def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    target = dbt.target or settings.dbt_target()
+    target = warehouse.target_with(dbt.target)
     env = dbt_env(target, warehouse.path)  # dbt builds on (and takes the clock of) the file the loads wrote
     # A run builds dbt in steps around Python assets (profile_predictions), so a step selects
     # part of the graph. dbt's default (eager) would also run a relationships test whose other

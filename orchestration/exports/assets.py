@@ -31,7 +31,8 @@ def _sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
     )
     def sync_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         manifest = json.loads(ensure_manifest().read_text())
-        result = run_sync(spec, warehouse.path, manifest, log=context.log.info)
+        with warehouse.connect() as wh:  # the state lives in the dbt target's warehouse
+            result = run_sync(spec, wh, manifest, log=context.log.info)
         context.log.info(describe(result))
         if result.status in ("refused", "failed"):
             # Nothing (or nothing more) was sent; the run says why. Failed rows are retried next run.

@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import duckdb
-
 from orchestration.exports import state
 from orchestration.exports.config import SyncConfigError, SyncSpec
 from orchestration.exports.destinations import registry
 from orchestration.exports.destinations.base import (BatchRejected, Operation, RateLimited, RowResult,
                                                      TransientError)
+from orchestration.lib import warehouse as warehouses
 
 MAX_ATTEMPTS = 5          # per batch, for transient failures
 MAX_RATE_LIMIT_WAIT = 300  # seconds of Retry-After one batch may wait in all
@@ -57,19 +56,20 @@ class SyncRefused(RuntimeError):
     """A gate stopped the run; nothing was sent."""
 
 
-def _relation(manifest: dict, model: str) -> str:
+def _relation(wh, manifest: dict, model: str) -> str:
     for node in manifest["nodes"].values():
         if node["resource_type"] in ("model", "seed", "snapshot") and node["name"] == model \
                 and node["package_name"] == "cdp":
-            return f'"{node["schema"]}"."{node["alias"]}"'
+            return wh.relation(node["schema"], node["alias"])
     raise SyncConfigError(f"source model '{model}' is not in the dbt project; name a model (e.g. profiles, "
                           f"audience_members)")
 
 
-def load_current_rows(con, spec: SyncSpec, manifest: dict) -> None:
-    """current_rows(record_key, payload, payload_hash) plus each field as a typed column."""
-    relation = _relation(manifest, spec.source_model)
-    columns = {r[0] for r in con.execute(f"select * from {relation} limit 0").description}
+def load_current_rows(wh, spec: SyncSpec, manifest: dict) -> None:
+    """current_rows(record_key, payload, payload_hash) plus each field as a typed column,
+    named exactly as the sync names it (quoted: Snowflake would upper-case it)."""
+    relation = _relation(wh, manifest, spec.source_model)
+    columns = set(wh.columns(f"select * from {relation} limit 0"))
     wanted = [spec.primary_key, *spec.fields.values()]
     missing = [c for c in wanted if c not in columns]
     if missing:
@@ -88,41 +88,40 @@ def load_current_rows(con, spec: SyncSpec, manifest: dict) -> None:
         if spec.primary_key != "profile_id":
             raise SyncConfigError(f"{spec.file}: sync '{spec.name}': purpose {spec.purpose} needs consent per "
                                   f"profile, so the primary key must be profile_id (or read an audience)")
-        profiles = _relation(manifest, "profiles")
+        profiles = _relation(wh, manifest, "profiles")
         joins = f"inner join {profiles} as consent on src.profile_id = consent.profile_id"
         where.append(f"consent.{CONSENT_COLUMNS[spec.purpose]}")
     elif spec.purpose == "ads":
         raise SyncConfigError(f"{spec.file}: sync '{spec.name}': ads syncs read an audience (source: {{audience: "
                               f"...}}), where ads consent is applied")
-    pairs = ", ".join(f"{target} := src.{column}" for target, column in spec.fields.items())
-    typed = ", ".join(f"src.{column} as {target}" for target, column in spec.fields.items())
-    con.execute(f"""
-        create or replace temp table current_rows as
+    payload = wh.json_object({target: f"src.{column}" for target, column in spec.fields.items()})
+    typed = ", ".join(f"src.{column} as {wh.quote_exact(target)}" for target, column in spec.fields.items())
+    wh.execute(f"""
+        create or replace temporary table current_rows as
         select
             cast(src.{spec.primary_key} as varchar) as record_key,
-            cast(to_json(struct_pack({pairs})) as varchar) as payload,
-            md5(cast(to_json(struct_pack({pairs})) as varchar)) as payload_hash,
+            {payload} as payload,
+            md5({payload}) as payload_hash,
             {typed}
         from {relation} as src
         {joins}
         where {' and '.join(where)}""", params)
-    duplicates = con.execute("select record_key, count(*) from current_rows group by 1 having count(*) > 1 limit 3"
-                             ).fetchall()
+    duplicates = wh.rows("select record_key, count(*) from current_rows group by 1 having count(*) > 1 limit 3")
     if duplicates:
         raise SyncConfigError(f"{spec.file}: sync '{spec.name}': primary_key {spec.primary_key} is not unique in "
                               f"{spec.source_model} (e.g. {duplicates[0][0]!r} x{duplicates[0][1]}); pick a unique key")
 
 
-def _gate(con, spec: SyncSpec, plan: state.Plan, allow_large_removal: bool, allow_size_change: bool) -> str | None:
+def _gate(wh, spec: SyncSpec, plan: state.Plan, allow_large_removal: bool, allow_size_change: bool) -> str | None:
     if plan.removes:
-        delivered = state.delivered_count(con, spec.name)
+        delivered = state.delivered_count(wh, spec.name)
         share = plan.removes / delivered if delivered else 0.0
         if share > spec.max_remove_share and not allow_large_removal:
             return (f"mirror would remove {plan.removes:,} of the {delivered:,} rows this sync delivered "
                     f"({share:.0%} > max_remove_share {spec.max_remove_share:.0%}); check the source, then run "
                     f"again with --allow-large-removal if it is intended")
     if spec.max_size_change_share is not None and not allow_size_change:
-        last = state.last_source_rows(con, spec.name)
+        last = state.last_source_rows(wh, spec.name)
         if last:
             moved = abs(plan.source_rows - last) / last
             if moved > spec.max_size_change_share:
@@ -177,84 +176,83 @@ def _batches(rows: list[tuple], max_rows: int, max_bytes: int | None):
         yield batch
 
 
-def _apply_api(con, spec: SyncSpec, plan: state.Plan, destination, sleep, log) -> tuple[int, int]:
-    rows = con.execute(f"""select record_key, operation, idempotency_key, payload, payload_hash, attempt
-                           from {state.SCHEMA}.sync_plans where run_id = ? order by record_key""",
-                       [plan.run_id]).fetchall()
+def _apply_api(wh, spec: SyncSpec, plan: state.Plan, destination, sleep, log) -> tuple[int, int]:
+    rows = wh.rows(f"""select record_key, operation, idempotency_key, payload, payload_hash, attempt
+                       from {state.SCHEMA}.sync_plans where run_id = ? order by record_key""", [plan.run_id])
     sent = failed = 0
     for batch in _batches(rows, destination.max_batch_rows, destination.max_batch_bytes):
-        state.log_pending(con, plan.run_id, [r[2] for r in batch])
+        state.log_pending(wh, plan.run_id, [r[2] for r in batch])
         operations = [Operation(r[1], r[0], state.payload_of(r[3]), r[2]) for r in batch]
         results = _send_with_discipline(destination, operations, sleep, log)
-        state.record_outcomes(con, plan.run_id,
+        state.record_outcomes(wh, plan.run_id,
                               [(op.idempotency_key, result.ok, result.error) for op, result in zip(operations, results)])
         sent += sum(1 for r in results if r.ok)
         failed += sum(1 for r in results if not r.ok)
     return sent, failed
 
 
-def run_sync(spec: SyncSpec, warehouse: Path, manifest: dict, dry_run: bool = False,
+def run_sync(spec: SyncSpec, warehouse: Path | None, manifest: dict, dry_run: bool = False,
              allow_large_removal: bool = False, allow_size_change: bool = False,
              failed_upstream_tests: list[str] | None = None,
              log: Callable[[str], None] = lambda message: None, sleep: Callable[[float], None] = time.sleep,
              destination=None) -> RunResult:
-    """One run of one sync against the DuckDB warehouse."""
-    con = duckdb.connect(str(warehouse))
-    try:
-        state.ensure_schema(con)
-        run_id = state.new_run_id()
-        if destination is None and not dry_run:
-            destination = registry.create(spec)
-        if destination is not None and hasattr(destination, "recover"):
-            destination.recover(con, spec)
-        state.start_run(con, spec, run_id, dry_run)
-        state.fold(con, spec.name)  # rows a run that died had delivered
-        load_current_rows(con, spec, manifest)
-        plan = state.build_plan(con, spec, run_id)
-        preview = state.sample(con, run_id)
-        if destination is not None and plan.removes and "delete" not in destination.supported_operations:
-            raise SyncConfigError(f"{spec.file}: sync '{spec.name}': mode mirror removes rows, and destination "
-                                  f"{spec.destination_type} cannot delete; use mode upsert")
-        refusal = _gate(con, spec, plan, allow_large_removal, allow_size_change)
-        if failed_upstream_tests:
-            refusal = (f"dbt test(s) upstream of {spec.source_model} failed in the last build: "
-                       f"{', '.join(failed_upstream_tests[:5])}; fix the data, build again, then sync")
-        if dry_run:
-            state.finish_run(con, run_id, "dry_run", plan, message=refusal)
-            return RunResult(spec.name, run_id, "dry_run", plan, message=refusal, sample=preview)
-        if refusal:
-            state.finish_run(con, run_id, "refused", plan, message=refusal)
-            return RunResult(spec.name, run_id, "refused", plan, message=refusal, sample=preview)
-        if plan.total == 0:
-            state.finish_run(con, run_id, "succeeded", plan, message="nothing changed")
-            return RunResult(spec.name, run_id, "nothing_to_do", plan, sample=preview)
-        state.finish_run(con, run_id, "applying", plan)
+    """One run of one sync. Its state lives in ``warehouse``: a DuckDB file's path, an open
+    Warehouse (lib/warehouse.py), or None for the active dbt target's warehouse."""
+    with warehouses.opened(warehouse) as wh:
         try:
-            if getattr(destination, "bulk", False):
-                sent, failed = destination.apply_plan(con, spec, plan)
-            else:
-                sent, failed = _apply_api(con, spec, plan, destination, sleep, log)
-        except Exception as exc:
-            # What was delivered before the failure is recorded; the rest is planned again next run.
-            state.finish_run(con, run_id, "failed", plan, message=f"{exc.__class__.__name__}: {exc}"[:1000])
-            raise
-        status = "succeeded" if not failed else ("partial" if sent else "failed")
-        if hasattr(destination, "finish") and not failed:
-            destination.finish()  # a client that commits at the end of a complete run
-        state.finish_run(con, run_id, status, plan, sent, failed)
-        state.fold(con, spec.name)
-        message = None
-        if failed:
-            errors = con.execute(f"""select error, count(*) from {state.SCHEMA}.delivery_log
+            state.ensure_schema(wh)
+            run_id = state.new_run_id()
+            if destination is None and not dry_run:
+                destination = registry.create(spec)
+            if destination is not None and hasattr(destination, "recover"):
+                destination.recover(wh, spec)
+            state.start_run(wh, spec, run_id, dry_run)
+            state.fold(wh, spec.name)  # rows a run that died had delivered
+            load_current_rows(wh, spec, manifest)
+            plan = state.build_plan(wh, spec, run_id)
+            preview = state.sample(wh, run_id)
+            if destination is not None and plan.removes and "delete" not in destination.supported_operations:
+                raise SyncConfigError(f"{spec.file}: sync '{spec.name}': mode mirror removes rows, and destination "
+                                      f"{spec.destination_type} cannot delete; use mode upsert")
+            refusal = _gate(wh, spec, plan, allow_large_removal, allow_size_change)
+            if failed_upstream_tests:
+                refusal = (f"dbt test(s) upstream of {spec.source_model} failed in the last build: "
+                           f"{', '.join(failed_upstream_tests[:5])}; fix the data, build again, then sync")
+            if dry_run:
+                state.finish_run(wh, run_id, "dry_run", plan, message=refusal)
+                return RunResult(spec.name, run_id, "dry_run", plan, message=refusal, sample=preview)
+            if refusal:
+                state.finish_run(wh, run_id, "refused", plan, message=refusal)
+                return RunResult(spec.name, run_id, "refused", plan, message=refusal, sample=preview)
+            if plan.total == 0:
+                state.finish_run(wh, run_id, "succeeded", plan, message="nothing changed")
+                return RunResult(spec.name, run_id, "nothing_to_do", plan, sample=preview)
+            state.finish_run(wh, run_id, "applying", plan)
+            try:
+                if getattr(destination, "bulk", False):
+                    sent, failed = destination.apply_plan(wh, spec, plan)
+                else:
+                    sent, failed = _apply_api(wh, spec, plan, destination, sleep, log)
+            except Exception as exc:
+                # What was delivered before the failure is recorded; the rest is planned again next run.
+                state.finish_run(wh, run_id, "failed", plan, message=f"{exc.__class__.__name__}: {exc}"[:1000])
+                raise
+            status = "succeeded" if not failed else ("partial" if sent else "failed")
+            if hasattr(destination, "finish") and not failed:
+                destination.finish()  # a client that commits at the end of a complete run
+            state.finish_run(wh, run_id, status, plan, sent, failed)
+            state.fold(wh, spec.name)
+            message = None
+            if failed:
+                errors = wh.rows(f"""select error, count(*) from {state.SCHEMA}.delivery_log
                                      where run_id = ? and status = 'failed' group by 1 order by 2 desc limit 3""",
-                                 [run_id]).fetchall()
-            message = "; ".join(f"{n} x {e}" for e, n in errors)
-        state.finish_run(con, run_id, status, plan, sent, failed, message)
-        return RunResult(spec.name, run_id, status, plan, sent, failed, message, preview)
-    finally:
-        if destination is not None:
-            destination.close()
-        con.close()
+                                 [run_id])
+                message = "; ".join(f"{n} x {e}" for e, n in errors)
+            state.finish_run(wh, run_id, status, plan, sent, failed, message)
+            return RunResult(spec.name, run_id, status, plan, sent, failed, message, preview)
+        finally:
+            if destination is not None:
+                destination.close()
 
 
 def describe(result: RunResult) -> str:

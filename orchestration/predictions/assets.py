@@ -22,9 +22,9 @@ from .clv import score_warehouse
                       "fitted on the warehouse's orders; marts.profile_predictions.")
 def profile_predictions(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                         dbt: DbtCliResource) -> dg.MaterializeResult:
-    # The engine is the dbt asset's: the same resource's target, else CDP_TARGET.
-    target = dbt.target or settings.dbt_target()
-    figures = score_warehouse(warehouse.path if target == "dev" else None, target=target)
+    # The engine is the dbt asset's: both resources follow CDP_TARGET unless configured.
+    target = warehouse.target_with(dbt.target)
+    figures = score_warehouse(warehouse.path, target=target)
     if "unscored" in figures:
         context.log.warning(f"profile_predictions not scored: {figures['unscored']}")
         return dg.MaterializeResult(metadata={"scored": False, "target": target, "reason": figures["unscored"]})

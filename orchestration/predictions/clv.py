@@ -17,7 +17,7 @@ orders and written back to it.
 Orders are Shopify's "Order Placed" events in marts.profile_events, refunded and voided
 ones excluded, as in the traits. Time is measured in weeks inside the fit. The orders are
 read and the scores written with SQL that runs on DuckDB and Snowflake alike; which one is
-the dbt target's (score_warehouse; transport in warehouse.py).
+the dbt target's (score_warehouse; transport in orchestration/lib/warehouse.py).
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 from scipy.optimize import minimize
@@ -37,10 +35,13 @@ from scipy.stats import rankdata, spearmanr
 
 from orchestration import settings
 from orchestration.dbt.project import simulation_clock
-
-from .warehouse import COPY_GRANTS, TIMESTAMP, for_connection
+from orchestration.lib import warehouse as warehouses
+from orchestration.lib.warehouse import wrap as for_connection
 
 CHURN_DAYS = 90
+# The scores' columns and their SQL types while staged (before rounding and casting).
+SCORE_COLUMNS = {"profile_id": "varchar", "p_alive": "double", "churn_risk": "integer",
+                 "expected_orders_12m": "double", "expected_order_value": "double", "predicted_value_12m": "double"}
 VALUE_DAYS = 365
 
 # One query for DuckDB and Snowflake: json_extract_path_text takes a key on both (DuckDB's
@@ -257,7 +258,7 @@ def score(con, clock: dt.datetime, evaluation: bool = True) -> dict:
     """Fit on every order up to ``clock``, write marts.profile_predictions (one row per
     profile; customers get scores, others nulls) and append the run to
     marts.profile_prediction_runs. ``con``: a DuckDB or Snowflake connection (or a
-    warehouse.py wrapper of one). Returns the run's figures."""
+    lib/warehouse.py Warehouse). Returns the run's figures."""
     warehouse = for_connection(con)
     profile_id, occurred_at, value = load_orders(warehouse)
     s = summarise(profile_id, occurred_at, value, clock)
@@ -288,7 +289,7 @@ def score(con, clock: dt.datetime, evaluation: bool = True) -> dict:
 # new one, never a half-written one) and COPY GRANTS keeps the readers' privileges on the
 # new table; in DuckDB it is one transaction. {scores} is the staged relation, {timestamp}
 # the engine's timestamp type, {copy_grants} the clause where the engine has it
-# (warehouse.py).
+# (lib/warehouse.py).
 PUBLISH_SQL = """
 create or replace table marts.profile_predictions{copy_grants} as
 select
@@ -321,11 +322,11 @@ select cast(? as {timestamp}), cast(? as {timestamp}), ?, ?
 
 
 def _write(warehouse, scores: pa.Table, as_of: str, scored_at: str) -> None:
-    timestamp = TIMESTAMP[warehouse.engine]
-    warehouse.execute("create schema if not exists marts")
-    with warehouse.staged(scores) as relation:
-        warehouse.execute(PUBLISH_SQL.format(scores=relation, timestamp=timestamp,
-                                             copy_grants=COPY_GRANTS[warehouse.engine]), [as_of, scored_at])
+    warehouse.create_schema("marts")
+    # Staged with explicit types: a batch's inferred ones could differ (an all-null column).
+    with warehouse.staged("scored", scores, SCORE_COLUMNS) as relation:
+        warehouse.execute(PUBLISH_SQL.format(scores=relation, timestamp=warehouse.timestamp,
+                                             copy_grants=warehouse.copy_grants), [as_of, scored_at])
 
 
 def write_unscored(con, clock: dt.datetime, reason: str) -> None:
@@ -342,7 +343,7 @@ def write_unscored(con, clock: dt.datetime, reason: str) -> None:
 
 
 def _log_run(warehouse, figures: dict) -> None:
-    timestamp = TIMESTAMP[warehouse.engine]
+    timestamp = warehouse.timestamp
     warehouse.execute(RUNS_DDL.format(timestamp=timestamp))
     warehouse.execute(RUNS_INSERT.format(timestamp=timestamp),
                       [figures["fitted_at"], figures["as_of"], figures["customers"], json.dumps(figures)])
@@ -355,26 +356,11 @@ def _utc_now() -> dt.datetime:
 def as_of_clock(target: str, path=None) -> dt.datetime:
     """The moment to score as of, as the dbt models take it (macro cdp.as_of): a simulated
     DuckDB warehouse's clock, else CDP_AS_OF, else now (UTC)."""
-    clock = simulation_clock(path) if target == "dev" and path is not None else None
+    on_duckdb = path is not None and warehouses.engine_of(target) == "duckdb"
+    clock = simulation_clock(path) if on_duckdb else None
     if clock is None and os.environ.get("CDP_AS_OF"):
         clock = dt.datetime.fromisoformat(os.environ["CDP_AS_OF"])
     return clock or _utc_now()
-
-
-@contextmanager
-def connect(target: str, path=None):
-    """The warehouse dbt builds on for ``target``: the DuckDB file at ``path`` (dev), or
-    Snowflake with profiles.yml's settings for that target."""
-    if target == "dev":
-        con = duckdb.connect(str(path or settings.duckdb_path()))
-    else:
-        from orchestration.lib.snowflake import connect as snowflake_connect
-
-        con = snowflake_connect(target)
-    try:
-        yield con
-    finally:
-        con.close()
 
 
 def score_warehouse(path=None, target: str = "dev") -> dict:
@@ -382,9 +368,9 @@ def score_warehouse(path=None, target: str = "dev") -> dict:
     else Snowflake) as of its clock (as_of_clock): the figures of ``score``, or, with too
     little history, null scores for every profile and ``{"unscored": reason}`` (a new or
     tiny warehouse gets no made-up scores)."""
-    path = path or (settings.duckdb_path() if target == "dev" else None)
+    path = path or settings.duckdb_path()
     clock = as_of_clock(target, path)
-    with connect(target, path) as con:
+    with warehouses.connect(target, path) as con:
         try:
             return score(con, clock)
         except PredictionError as exc:

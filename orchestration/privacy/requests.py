@@ -1,6 +1,7 @@
 """GDPR/CCPA requests: forget a person, export what is held on them, and the audit trail.
 
-Everything lives in the warehouse schema cdp_privacy:
+Everything lives in the schema cdp_privacy of the active dbt target's warehouse (the DuckDB
+file, or Snowflake; orchestration/lib/warehouse.py), next to the marts the build reads it with:
 - requests: one row per request (forget or export), with who asked, when, why, and the
   SHA-256 of the identifier given; never the identifier itself;
 - suppressions: for a forget, the SHA-256 of every identifier the person had (emails,
@@ -29,28 +30,31 @@ import json
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
+from orchestration import settings
 from orchestration.exports.normalize import InvalidIdentifier, normalize_email, normalize_phone
 from orchestration.exports.normalize import sha256_hex as sha256
+from orchestration.lib import warehouse as warehouses
 
 SCHEMA = "cdp_privacy"
+# {ts}: the engine's timestamp type (Warehouse.timestamp).
 DDL = [
     f"create schema if not exists {SCHEMA}",
     f"""create table if not exists {SCHEMA}.requests (
         request_id varchar primary key, kind varchar not null, identifier_type varchar not null,
-        subject_sha256 varchar not null, requested_at timestamp not null, requested_by varchar not null,
-        reason varchar, profiles_found integer not null, completed_at timestamp, output_path varchar)""",
+        subject_sha256 varchar not null, requested_at {{ts}} not null, requested_by varchar not null,
+        reason varchar, profiles_found integer not null, completed_at {{ts}}, output_path varchar)""",
     f"""create table if not exists {SCHEMA}.suppressions (
         request_id varchar not null, identifier_type varchar not null, identifier_sha256 varchar not null,
-        added_at timestamp not null)""",
+        added_at {{ts}} not null)""",
     f"""create table if not exists {SCHEMA}.audit_log (
         audit_id varchar primary key, action varchar not null, subject_sha256 varchar, actor varchar not null,
-        occurred_at timestamp not null, details varchar)""",
+        occurred_at {{ts}} not null, details varchar)""",
 ]
 TYPES = ("email", "phone", "profile_id", "anonymous_id", "user_id", "shopify_customer_id", "stripe_customer_id",
          "klaviyo_person_id", "zendesk_user_id", "salesforce_contact_id", "salesforce_lead_id")
@@ -105,35 +109,38 @@ def guess_type(identifier: str) -> str:
     raise PrivacyError(f"cannot tell what kind of identifier '{identifier}' is; pass --type ({', '.join(TYPES)})")
 
 
-def _connect(warehouse: Path):
-    if not warehouse.exists():
+@contextmanager
+def _connect(warehouse):
+    """The warehouse (a DuckDB file's path, an open Warehouse, or None: the active dbt
+    target's), with the cdp_privacy tables."""
+    if warehouse is None and warehouses.engine_of(settings.dbt_target()) == "duckdb":
+        warehouse = settings.duckdb_path()
+    if isinstance(warehouse, (str, Path)) and not Path(warehouse).exists():
         raise PrivacyError(f"warehouse {warehouse} does not exist; set CDP_DUCKDB_PATH")
-    con = duckdb.connect(str(warehouse))
-    for statement in DDL:
-        con.execute(statement)
-    return con
+    with warehouses.opened(warehouse) as wh:
+        for statement in DDL:
+            wh.execute(statement.replace("{ts}", wh.timestamp))
+        yield wh
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, table]).fetchall()[0][0] > 0
+def _has_table(wh, schema: str, table: str) -> bool:
+    return wh.has_table(schema, table)
 
 
-def _profiles_of(con, identifier_type: str, value: str) -> list[str]:
+def _profiles_of(wh, identifier_type: str, value: str) -> list[str]:
     if identifier_type == "profile_id":
-        found = con.execute("select profile_id from marts.profiles where profile_id = ?", [value]).fetchall() \
-            if _has_table(con, "marts", "profiles") else []
+        found = wh.rows("select profile_id from marts.profiles where profile_id = ?", [value]) \
+            if _has_table(wh, "marts", "profiles") else []
         return [r[0] for r in found] or [value]
-    if not _has_table(con, "marts", "profile_identifiers"):
+    if not _has_table(wh, "marts", "profile_identifiers"):
         return []
-    return [r[0] for r in con.execute("""select distinct profile_id from marts.profile_identifiers
-                                         where identifier_type = ? and identifier_value = ?""",
-                                      [identifier_type, value]).fetchall()]
+    return [r[0] for r in wh.rows("""select distinct profile_id from marts.profile_identifiers
+                                     where identifier_type = ? and identifier_value = ?""", [identifier_type, value])]
 
 
-def _audit(con, action: str, subject: str | None, details: dict) -> None:
-    con.execute(f"insert into {SCHEMA}.audit_log values (?, ?, ?, ?, ?, ?)",
-                [uuid.uuid4().hex, action, subject, actor(), _now(), json.dumps(details, default=str)])
+def _audit(wh, action: str, subject: str | None, details: dict) -> None:
+    wh.execute(f"insert into {SCHEMA}.audit_log values (?, ?, ?, ?, ?, ?)",
+               [uuid.uuid4().hex, action, subject, actor(), _now(), json.dumps(details, default=str)])
 
 
 @dataclass
@@ -156,33 +163,33 @@ def raw_purge_policy() -> list[dict]:
         return [{**row, "purge": row["purge"].strip().lower() == "true"} for row in csv.DictReader(handle)]
 
 
-def _purge_raw(con, request_id: str) -> dict[str, int]:
+def _purge_raw(wh, request_id: str) -> dict[str, int]:
     """Delete the raw rows the policy purges: rows whose identifying column hashes to one of the
     request's suppressed identifiers. Returns rows deleted per table."""
     purged: dict[str, int] = {}
     for rule in raw_purge_policy():
-        if not rule["purge"] or not _has_table(con, rule["source"], rule["table_name"]):
+        if not rule["purge"] or not _has_table(wh, rule["source"], rule["table_name"]):
             continue
-        name = f'"{rule["source"]}"."{rule["table_name"]}"'
-        deleted = con.execute(f"""delete from {name} where sha256(cast("{rule['column_name']}" as varchar)) in (
-                                      select identifier_sha256 from {SCHEMA}.suppressions
-                                      where request_id = ? and identifier_type = ?)""",
-                              [request_id, rule["identifier_type"]]).fetchall()[0][0]
+        name = wh.relation(rule["source"], rule["table_name"])
+        hashed = wh.sha256(f"cast({wh.quote(rule['column_name'])} as varchar)")
+        deleted = wh.count(f"""delete from {name} where {hashed} in (
+                                   select identifier_sha256 from {SCHEMA}.suppressions
+                                   where request_id = ? and identifier_type = ?)""",
+                           [request_id, rule["identifier_type"]])
         if deleted:
             purged[f"{rule['source']}.{rule['table_name']}"] = purged.get(f"{rule['source']}.{rule['table_name']}", 0) \
                 + deleted
     return purged
 
 
-def forget(warehouse: Path, identifier: str, identifier_type: str | None = None,
+def forget(warehouse: Path | None, identifier: str, identifier_type: str | None = None,
            reason: str | None = None) -> ForgetResult:
     """Record a deletion request and the hashed suppression of everything that identifies the
     person; the next build removes them (run `cdp build`, then `cdp privacy complete`)."""
     identifier_type = identifier_type or guess_type(identifier)
     value = normalized(identifier, identifier_type)
-    con = _connect(warehouse)
-    try:
-        profiles = _profiles_of(con, identifier_type, value)
+    with _connect(warehouse) as wh:
+        profiles = _profiles_of(wh, identifier_type, value)
         hashes = {(identifier_type, sha256(value))}
         if identifier_type == "phone":
             hashes.add(("phone_tail", sha256(phone_tail(value))))
@@ -190,10 +197,10 @@ def forget(warehouse: Path, identifier: str, identifier_type: str | None = None,
             hashes.add(("record_key", sha256(f"{identifier_type}:{value}")))
         for profile_id in profiles:
             hashes.add(("profile_id", sha256(profile_id)))
-        if profiles and _has_table(con, "marts", "profile_identifiers"):
+        if profiles and _has_table(wh, "marts", "profile_identifiers"):
             placeholders = ", ".join("?" for _ in profiles)
-            for kind, held in con.execute(f"""select identifier_type, identifier_value from marts.profile_identifiers
-                                             where profile_id in ({placeholders})""", profiles).fetchall():
+            for kind, held in wh.rows(f"""select identifier_type, identifier_value from marts.profile_identifiers
+                                         where profile_id in ({placeholders})""", profiles):
                 if kind == "email":
                     hashes.add(("email", sha256(held)))
                 elif kind == "phone":
@@ -208,25 +215,21 @@ def forget(warehouse: Path, identifier: str, identifier_type: str | None = None,
         request_id = uuid.uuid4().hex
         subject = sha256(value)
         now = _now()
-        con.execute("begin transaction")
-        con.execute(f"insert into {SCHEMA}.requests values (?, 'forget', ?, ?, ?, ?, ?, ?, null, null)",
-                    [request_id, identifier_type, subject, now, actor(), reason, len(profiles)])
-        con.executemany(f"insert into {SCHEMA}.suppressions values (?, ?, ?, ?)",
-                        [(request_id, kind, digest, now) for kind, digest in sorted(hashes)])
-        purged = _purge_raw(con, request_id)
-        _audit(con, "privacy.forget.requested", subject, {"request_id": request_id, "identifier_type": identifier_type,
-                                                          "profiles": len(profiles), "suppressed": len(hashes),
-                                                          "raw_rows_purged": purged})
-        con.execute("commit")
+        with wh.transaction():
+            wh.execute(f"insert into {SCHEMA}.requests values (?, 'forget', ?, ?, ?, ?, ?, ?, null, null)",
+                       [request_id, identifier_type, subject, now, actor(), reason, len(profiles)])
+            wh.executemany(f"insert into {SCHEMA}.suppressions values (?, ?, ?, ?)",
+                           [(request_id, kind, digest, now) for kind, digest in sorted(hashes)])
+            purged = _purge_raw(wh, request_id)
+            _audit(wh, "privacy.forget.requested", subject, {"request_id": request_id,
+                                                             "identifier_type": identifier_type,
+                                                             "profiles": len(profiles), "suppressed": len(hashes),
+                                                             "raw_rows_purged": purged})
         return ForgetResult(request_id, len(profiles), len(hashes), sum(purged.values()))
-    finally:
-        con.close()
 
 
-def _rows(con, sql: str, params: list) -> list[dict]:
-    cursor = con.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+def _rows(wh, sql: str, params: list) -> list[dict]:
+    return wh.dicts(sql, params)
 
 
 EXPORT_TABLES = [
@@ -244,23 +247,22 @@ EXPORT_TABLES = [
 ]
 
 
-def export(warehouse: Path, identifier: str, identifier_type: str | None, output: Path) -> tuple[str, int]:
+def export(warehouse: Path | None, identifier: str, identifier_type: str | None, output: Path) -> tuple[str, int]:
     """Everything held on the person as one JSON document at `output` (written atomically)."""
     identifier_type = identifier_type or guess_type(identifier)
     value = normalized(identifier, identifier_type)
-    con = _connect(warehouse)
-    try:
-        profiles = _profiles_of(con, identifier_type, value)
-        if not profiles or not _has_table(con, "marts", "profiles"):
+    with _connect(warehouse) as wh:
+        profiles = _profiles_of(wh, identifier_type, value)
+        if not profiles or not _has_table(wh, "marts", "profiles"):
             raise PrivacyError(f"no profile holds that {identifier_type}; nothing to export")
         placeholders = ", ".join("?" for _ in profiles)
         document = {"generated_at": _now().isoformat(), "identifier_type": identifier_type, "profiles": profiles}
         for section, schema, table, column in EXPORT_TABLES:
-            if _has_table(con, schema, table):
-                document[section] = _rows(con, f'select * from "{schema}"."{table}" where {column} in ({placeholders})',
-                                          profiles)
-        if _has_table(con, "cdp_sync", "delivery_log"):
-            document["syncs"] = _rows(con, f"""
+            if _has_table(wh, schema, table):
+                document[section] = _rows(wh, f"select * from {wh.relation(schema, table)} "
+                                              f"where {column} in ({placeholders})", profiles)
+        if _has_table(wh, "cdp_sync", "delivery_log"):
+            document["syncs"] = _rows(wh, f"""
                 select l.sync_name, l.operation, l.status, l.logged_at, p.payload
                 from cdp_sync.delivery_log as l
                 left join cdp_sync.sync_plans as p on l.run_id = p.run_id and l.idempotency_key = p.idempotency_key
@@ -271,52 +273,51 @@ def export(warehouse: Path, identifier: str, identifier_type: str | None, output
         temp.write_text(json.dumps(document, indent=2, default=str))
         os.replace(temp, output)
         request_id, subject, now = uuid.uuid4().hex, sha256(value), _now()
-        con.execute(f"insert into {SCHEMA}.requests values (?, 'export', ?, ?, ?, ?, null, ?, ?, ?)",
-                    [request_id, identifier_type, subject, now, actor(), len(profiles), now, str(output)])
-        _audit(con, "privacy.export", subject, {"request_id": request_id, "output": str(output),
-                                                "sections": [k for k in document if k not in ("generated_at",)]})
+        wh.execute(f"insert into {SCHEMA}.requests values (?, 'export', ?, ?, ?, ?, null, ?, ?, ?)",
+                   [request_id, identifier_type, subject, now, actor(), len(profiles), now, str(output)])
+        _audit(wh, "privacy.export", subject, {"request_id": request_id, "output": str(output),
+                                               "sections": [k for k in document if k not in ("generated_at",)]})
         return request_id, sum(len(v) for v in document.values() if isinstance(v, list))
-    finally:
-        con.close()
 
 
-def _suppressed(con) -> dict[str, set[str]]:
+def _suppressed(wh) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for kind, digest in con.execute(f"select identifier_type, identifier_sha256 from {SCHEMA}.suppressions").fetchall():
+    for kind, digest in wh.rows(f"select identifier_type, identifier_sha256 from {SCHEMA}.suppressions"):
         found.setdefault(kind, set()).add(digest)
     return found
 
 
-def _scrub_sync_state(con, profile_hashes: set[str]) -> int:
+def _scrub_sync_state(wh, profile_hashes: set[str]) -> int:
     """Payloads of forgotten profiles out of the syncs' state (kept: what a mirror still has to remove)."""
-    if not profile_hashes or not _has_table(con, "cdp_sync", "sync_plans"):
+    if not profile_hashes or not _has_table(wh, "cdp_sync", "sync_plans"):
         return 0
-    con.register("forgotten", pa.table({"digest": sorted(profile_hashes)}))
-    try:
+    with wh.staged("forgotten", pa.table({"digest": pa.array(sorted(profile_hashes), pa.string())})):
         pending = """(select s.record_key from cdp_sync.delivered_state as s
                       inner join cdp_sync.sync_runs as r on r.sync_name = s.sync_name and r.mode = 'mirror')"""
         changed = 0
         for table, column in (("sync_plans", "record_key"), ("delivery_log", "record_key"),
                               ("delivered_state", "record_key")):
-            changed += con.execute(f"""update cdp_sync.{table}
-                set {column} = 'forgotten:' || sha256({column})
+            changed += wh.count(f"""update cdp_sync.{table}
+                set {column} = 'forgotten:' || {wh.sha256(column)}
                     {", payload = null" if table != "delivery_log" else ""}
-                where sha256({column}) in (select digest from forgotten)
-                  and {column} not in {pending}""").fetchall()[0][0]
+                where {wh.sha256(column)} in (select digest from forgotten)
+                  and {column} not in {pending}""")
         return changed
-    finally:
-        con.unregister("forgotten")
 
 
-def _scrub_files(con, profile_hashes: set[str]) -> int:
+def _scrub_files(wh, profile_hashes: set[str]) -> int:
     """Rows of forgotten profiles out of every file a file sync published (cdp_sync.files_written),
-    each rewritten atomically."""
+    each rewritten atomically. The files are local whichever warehouse records them: a local
+    in-memory DuckDB reads and rewrites them."""
+    import duckdb
+
     from orchestration.exports.destinations.files import FORMATS
 
-    if not profile_hashes or not _has_table(con, "cdp_sync", "files_written"):
+    if not profile_hashes or not _has_table(wh, "cdp_sync", "files_written"):
         return 0
     rewritten = 0
-    files = con.execute("select distinct path, format from cdp_sync.files_written").fetchall()
+    files = wh.rows("select distinct path, format from cdp_sync.files_written")
+    con = duckdb.connect()
     con.register("forgotten", pa.table({"digest": sorted(profile_hashes)}))
     try:
         for path_text, file_format in files:
@@ -335,7 +336,7 @@ def _scrub_files(con, profile_hashes: set[str]) -> int:
             os.replace(temp, path)
             rewritten += 1
     finally:
-        con.unregister("forgotten")
+        con.close()
     return rewritten
 
 
@@ -344,63 +345,60 @@ def _scrub_files(con, profile_hashes: set[str]) -> int:
 WRITTEN_BACK = [("marts", "profile_predictions", "profile_id")]
 
 
-def _scrub_written_back(con, profile_hashes: set[str]) -> int:
+def _scrub_written_back(wh, profile_hashes: set[str]) -> int:
     deleted = 0
     for schema, table, column in WRITTEN_BACK:
-        if profile_hashes and _has_table(con, schema, table):
+        if profile_hashes and _has_table(wh, schema, table):
             placeholders = ", ".join("?" for _ in profile_hashes)
-            deleted += con.execute(f'delete from "{schema}"."{table}" where sha256("{column}") in ({placeholders})',
-                                   sorted(profile_hashes)).fetchall()[0][0]
+            deleted += wh.count(f"delete from {wh.relation(schema, table)} "
+                                f"where {wh.sha256(wh.quote(column))} in ({placeholders})", sorted(profile_hashes))
     return deleted
 
 
-def find_traces(con, suppressed: dict[str, set[str]]) -> list[str]:
+def find_traces(wh, suppressed: dict[str, set[str]]) -> list[str]:
     """Tables where a forgotten person's identifier (or profile id) still appears: every text
     column of every table outside cdp_privacy, hashed and compared with the suppressions."""
     digests = set().union(*suppressed.values()) if suppressed else set()
     if not digests:
         return []
-    con.register("digests", pa.table({"digest": sorted(digests)}))
-    try:
-        columns = con.execute("""select table_schema, table_name, column_name from information_schema.columns
-                                 where data_type = 'VARCHAR' and table_schema not in ('cdp_privacy', 'information_schema')
-                                   and table_catalog = current_database()""").fetchall()
+    with wh.staged("digests", pa.table({"digest": pa.array(sorted(digests), pa.string())})):
         by_table: dict[tuple[str, str], list[str]] = {}
-        for schema, table, column in columns:
+        for schema, table, column in wh.text_columns():
             by_table.setdefault((schema, table), []).append(column)
         traces = []
         raw = {rule["source"] for rule in raw_purge_policy()}
         for (schema, table), names in by_table.items():
-            if schema.startswith("_truth") or schema in raw | {"staging", "_cdp_meta"}:
+            name = f"{wh.column_name(schema)}.{wh.column_name(table)}"
+            schema_name = wh.column_name(schema)
+            # The digests themselves: on Snowflake a temporary table in the catalog.
+            if schema_name == SCHEMA or wh.column_name(table) == "digests":
+                continue
+            if schema_name.startswith("_truth") or schema_name in raw | {"staging", "_cdp_meta"}:
                 continue  # raw tables (and the staging views over them) follow the purge policy
-            checks = " or ".join(f'sha256("{c}") in (select digest from digests)' for c in names)
-            if con.execute(f'select count(*) from "{schema}"."{table}" where {checks}').fetchall()[0][0]:
-                traces.append(f"{schema}.{table}")
+            checks = " or ".join(f"{wh.sha256(wh.quote_exact(c))} in (select digest from digests)" for c in names)
+            relation = f"{wh.quote_exact(schema)}.{wh.quote_exact(table)}"
+            if wh.rows(f"select count(*) from {relation} where {checks}")[0][0]:
+                traces.append(name)
         return traces
-    finally:
-        con.unregister("digests")
 
 
-def complete(warehouse: Path) -> dict:
+def complete(warehouse: Path | None) -> dict:
     """After a build and the syncs: scrub sync files and state, then mark forget requests done
     when no trace of them is left. Returns what it did."""
-    con = _connect(warehouse)
-    try:
-        suppressed = _suppressed(con)
+    with _connect(warehouse) as wh:
+        suppressed = _suppressed(wh)
         profile_hashes = suppressed.get("profile_id", set())
-        files = _scrub_files(con, profile_hashes)
-        state_rows = _scrub_sync_state(con, profile_hashes) + _scrub_written_back(con, profile_hashes)
-        traces = find_traces(con, suppressed)
-        open_requests = con.execute(f"select request_id from {SCHEMA}.requests where kind = 'forget' "
-                                    f"and completed_at is null").fetchall()
+        files = _scrub_files(wh, profile_hashes)
+        state_rows = _scrub_sync_state(wh, profile_hashes) + _scrub_written_back(wh, profile_hashes)
+        traces = find_traces(wh, suppressed)
+        open_requests = wh.rows(f"select request_id from {SCHEMA}.requests where kind = 'forget' "
+                                f"and completed_at is null")
         completed = 0
         if not traces:
             for (request_id,) in open_requests:
-                con.execute(f"update {SCHEMA}.requests set completed_at = ? where request_id = ?", [_now(), request_id])
-                _audit(con, "privacy.forget.completed", None, {"request_id": request_id, "files_rewritten": files,
-                                                                "sync_state_rows_scrubbed": state_rows})
+                wh.execute(f"update {SCHEMA}.requests set completed_at = ? where request_id = ?", [_now(), request_id])
+                _audit(wh, "privacy.forget.completed", None, {"request_id": request_id, "files_rewritten": files,
+                                                               "sync_state_rows_scrubbed": state_rows})
                 completed += 1
         return {"files_rewritten": files, "sync_state_rows_scrubbed": state_rows, "traces": traces,
                 "completed": completed, "open": len(open_requests) - completed}
-    finally:
-        con.close()

@@ -10,7 +10,6 @@
 
 (No `from __future__ import annotations`: Dagster reads the context annotation at definition.)"""
 
-import duckdb
 import dagster as dg
 
 from orchestration.loads.resources import WarehouseResource
@@ -37,11 +36,8 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         from .expectations import run_suite
 
-        con = duckdb.connect(str(warehouse.path))
-        try:
-            result = run_suite(suite, con, run_id=context.run.run_id, clock=warehouse_clock(con))
-        finally:
-            con.close()
+        with warehouse.connect() as wh:
+            result = run_suite(suite, wh, run_id=context.run.run_id, clock=warehouse_clock(wh))
         context.log.info(f"{suite.name}: {result.row_count} rows in {result.seconds:.2f} s")
         for severity in severities:
             outcomes = result.of(severity)
@@ -72,11 +68,8 @@ def _freshness_check() -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         selected = {k.asset_key for k in context.selected_asset_check_keys}
         wanted = {k: r for k, r in rules.items() if dg.AssetKey(list(k)) in selected}
-        con = duckdb.connect(str(warehouse.path))
-        try:
-            measured = measure(con, wanted)
-        finally:
-            con.close()
+        with warehouse.connect() as wh:
+            measured = measure(wh, wanted)
         for f in measured:
             lag_hours = None if f.lag is None else round(max(f.lag.total_seconds(), 0) / 3600, 2)
             yield dg.AssetCheckResult(

@@ -1,9 +1,10 @@
-"""Run a suite of quality/expectations.yml with Great Expectations 1.x on the DuckDB warehouse.
+"""Run a suite of quality/expectations.yml with Great Expectations 1.x on the warehouse of the
+active dbt target (the DuckDB file or Snowflake; orchestration/lib/warehouse.py).
 
 One ephemeral (file-less) GX context per process holds a pandas datasource; a suite fetches
-only the columns its expectations name (and its filter's rows) with one DuckDB query and
-validates that frame. The row count of each run is kept in the warehouse
-(``_cdp_quality.row_counts``) so that the next run can compare with it.
+only the columns its expectations name (and its filter's rows) with one query and validates
+that frame, whichever engine it came from. The row count of each run is kept in the same
+warehouse (``_cdp_quality.row_counts``) so that the next run can compare with it.
 
 Great Expectations is imported on first use: it takes about four seconds to import, which
 loading the Dagster code location should not pay.
@@ -15,6 +16,8 @@ import datetime as dt
 import os
 import time
 from dataclasses import dataclass, field
+
+from orchestration.lib import warehouse as warehouses
 
 from .config import Expectation, Suite
 
@@ -63,21 +66,18 @@ def _context():
     return _CONTEXT["context"], _CONTEXT["batch"]
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def ensure_row_counts(con) -> None:
-    con.execute(f"create schema if not exists {ROW_COUNTS_SCHEMA}")
-    con.execute(f"create table if not exists {ROW_COUNTS} (suite varchar, relation varchar, run_id varchar, "
-                "counted_at timestamp, clock timestamp, row_count bigint)")
+    wh = warehouses.wrap(con)
+    wh.create_schema(ROW_COUNTS_SCHEMA)
+    wh.execute(f"create table if not exists {ROW_COUNTS} (suite varchar, relation varchar, run_id varchar, "
+               f"counted_at {wh.timestamp}, clock {wh.timestamp}, row_count bigint)")
 
 
 def previous_count(con, suite: str) -> int | None:
-    ensure_row_counts(con)
-    row = con.execute(f"select row_count from {ROW_COUNTS} where suite = ? order by counted_at desc limit 1",
-                      [suite]).fetchone()
-    return row[0] if row else None
+    wh = warehouses.wrap(con)
+    ensure_row_counts(wh)
+    row = wh.one(f"select row_count from {ROW_COUNTS} where suite = ? order by counted_at desc limit 1", [suite])
+    return int(row[0]) if row else None
 
 
 def _gx_expectation(e: Expectation, suite: Suite, previous: int | None, index: int):
@@ -128,13 +128,16 @@ def _observed(e: Expectation, result: dict) -> dict:
 
 def run_suite(suite: Suite, con, run_id: str = "", clock: dt.datetime | None = None,
               record: bool = True) -> SuiteResult:
-    """Validate ``suite`` on the open DuckDB connection ``con``; record this run's row count."""
+    """Validate ``suite`` on ``con`` (an open Warehouse, or a DuckDB or Snowflake connection);
+    record this run's row count there."""
     import great_expectations as gx
 
+    wh = warehouses.wrap(con)
     started = time.perf_counter()
     where = f" where {suite.where}" if suite.where else ""
-    frame = con.execute(f"select {', '.join(_quote(c) for c in suite.columns)} from {suite.relation}{where}").df()
-    previous = previous_count(con, suite.name)
+    frame = wh.frame(f"select {', '.join(wh.quote(c) for c in suite.columns)} "
+                     f"from {wh.relation_text(suite.relation)}{where}")
+    previous = previous_count(wh, suite.name)
     context, batch_definition = _context()
     gx_suite = gx.ExpectationSuite(name=f"{suite.name}")
     built = {}
@@ -160,8 +163,8 @@ def run_suite(suite: Suite, con, run_id: str = "", clock: dt.datetime | None = N
             next(o for o in result.outcomes if o.expectation is e).observed["previous"] = previous
     result.outcomes.sort(key=lambda o: suite.expectations.index(o.expectation))
     if record:
-        con.execute(f"insert into {ROW_COUNTS} values (?, ?, ?, ?, ?, ?)",
-                    [suite.name, suite.relation, run_id, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-                     clock, len(frame)])
+        wh.execute(f"insert into {ROW_COUNTS} values (?, ?, ?, ?, ?, ?)",
+                   [suite.name, suite.relation, run_id, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+                    clock, len(frame)])
     result.seconds = time.perf_counter() - started
     return result

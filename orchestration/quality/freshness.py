@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from orchestration.lib import warehouse as warehouses
 from orchestration.lib.raw_tables import raw_tables
 from orchestration.settings import PROJECT_DIR
 
@@ -31,6 +32,7 @@ class FreshnessRule:
     loaded_at_field: str
     warn_after: dt.timedelta | None
     error_after: dt.timedelta | None
+    schema: str = ""  # where the loader writes the table (relation is its name quoted for DuckDB)
 
 
 @dataclass(frozen=True)
@@ -88,26 +90,28 @@ def freshness_rules(project_dir: Path = PROJECT_DIR) -> dict[tuple[str, str], Fr
                 raw = tables[source["name"]][table["name"]]
                 rules[(source["name"], table["name"])] = FreshnessRule(
                     source["name"], table["name"], raw.qualified, config["loaded_at_field"],
-                    _period(freshness.get("warn_after")), _period(freshness.get("error_after")))
+                    _period(freshness.get("warn_after")), _period(freshness.get("error_after")), raw.schema)
     return rules
 
 
 def warehouse_clock(con) -> dt.datetime:
-    """The simulation clock of a simulated warehouse, else the current UTC time."""
-    found = con.execute("select count(*) from information_schema.tables "
-                        "where table_schema = '_cdp_meta' and table_name = 'simulation'").fetchone()[0]
-    row = con.execute("select clock from _cdp_meta.simulation").fetchone() if found else None
+    """The simulation clock of a simulated warehouse, else the current UTC time. ``con``: an
+    open Warehouse, or a DuckDB or Snowflake connection."""
+    wh = warehouses.wrap(con)
+    row = wh.one("select clock from _cdp_meta.simulation") if wh.has_table("_cdp_meta", "simulation") else None
     return row[0] if row else dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def measure(con, rules: dict[tuple[str, str], FreshnessRule] | None = None,
             clock: dt.datetime | None = None) -> list[Freshness]:
     """The freshness of each table with a rule, in one query."""
+    wh = warehouses.wrap(con)
     rules = freshness_rules() if rules is None else rules
-    clock = clock or warehouse_clock(con)
+    clock = clock or warehouse_clock(wh)
     if not rules:
         return []
-    parts = [f"select {i} as i, max(cast(\"{r.loaded_at_field}\" as timestamp)) as last_loaded_at from {r.relation}"
+    parts = [f"select {i} as i, max(cast({wh.quote(r.loaded_at_field)} as {wh.timestamp})) as last_loaded_at "
+             f"from {wh.relation(r.schema, r.table) if r.schema else wh.relation_text(r.relation)}"
              for i, r in enumerate(rules.values())]
-    found = dict(con.execute(" union all ".join(parts)).fetchall())
+    found = dict(wh.rows(" union all ".join(parts)))
     return [Freshness(r, found.get(i), clock) for i, r in enumerate(rules.values())]

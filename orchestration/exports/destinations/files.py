@@ -9,6 +9,10 @@ changes anything. The other modes write each run's changes as a new file in the 
 `path`, named <UTC time>-<run id>.<format>, with `_operation` (upsert, insert, update,
 delete) and `_record_key` before the fields.
 
+The file is local whichever warehouse holds the sync's state (that is the destination): on
+DuckDB the warehouse writes it itself (COPY); on Snowflake the rows are fetched and the
+same COPY runs in a local in-memory DuckDB, so the files have the same formats.
+
 Atomicity, two-phase: DuckDB writes a hidden temporary file next to the final one and it is
 flushed to disk; then one warehouse transaction records the delivery (the log, from which
 the delivered state is folded) and the pending rename; then the file is renamed into place (atomic on one filesystem) and the
@@ -44,6 +48,23 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _write(wh, query: str, path: Path, file_format: str) -> None:
+    """The query's rows as a file at ``path``, written by DuckDB's COPY: the warehouse's own
+    when it is DuckDB, else a local in-memory one given the fetched rows."""
+    if wh.engine == "duckdb":
+        wh.execute(f"copy ({query}) to {_sql_path(path)} {FORMATS[file_format]}")
+        return
+    import duckdb
+
+    rows = wh.arrow(query)
+    local = duckdb.connect()
+    try:
+        local.register("rows", rows)
+        local.execute(f"copy (select * from rows) to {_sql_path(path)} {FORMATS[file_format]}")
+    finally:
+        local.close()
+
+
 class FileDestination:
     kind: ClassVar[str] = "file"
     bulk: ClassVar[bool] = True
@@ -66,53 +87,52 @@ class FileDestination:
             path = settings.exports_dir() / path
         return cls(file_format, path)
 
-    def recover(self, con, spec) -> None:
+    def recover(self, wh, spec) -> None:
         """Finish renames a killed run had committed; remove temporary files it had not."""
-        state.ensure_schema(con)
-        for run_id, temp, final in con.execute(f"""select run_id, temp_path, final_path from {state.SCHEMA}.pending_publishes
-                                                   where sync_name = ?""", [spec.name]).fetchall():
+        state.ensure_schema(wh)
+        for run_id, temp, final in wh.rows(f"""select run_id, temp_path, final_path from {state.SCHEMA}.pending_publishes
+                                               where sync_name = ?""", [spec.name]):
             if Path(temp).exists():
                 os.replace(temp, final)
             elif not Path(final).exists():
                 raise ConfigurationError(f"sync '{spec.name}': run {run_id} was recorded as delivered to {final}, "
                                          f"but neither that file nor its temporary file {temp} exists (removed by "
                                          f"hand?); delete its rows from cdp_sync.delivered_state to send them again")
-            con.execute(f"delete from {state.SCHEMA}.pending_publishes where run_id = ?", [run_id])
+            wh.execute(f"delete from {state.SCHEMA}.pending_publishes where run_id = ?", [run_id])
         folder = self.path.parent if spec.mode == "mirror" else self.path
         for stray in folder.glob(".*.tmp-*") if folder.is_dir() else []:
             stray.unlink()
 
-    def apply_plan(self, con, spec, plan: state.Plan) -> tuple[int, int]:
+    def apply_plan(self, wh, spec, plan: state.Plan) -> tuple[int, int]:
+        # Names quoted as written (current_rows holds the fields so): Snowflake would upper-case them.
         fields = ", ".join(f'c."{name}"' for name in spec.fields)
         if spec.mode == "mirror":
             final = self.path
-            query = f"select record_key as _record_key, {fields} from current_rows as c order by record_key"
+            query = f'select record_key as "_record_key", {fields} from current_rows as c order by record_key'
         else:
             stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             final = self.path / f"{stamp}-{plan.run_id[:12]}.{self.format}"
-            query = f"""select p.operation as _operation, p.record_key as _record_key, {fields}
+            query = f"""select p.operation as "_operation", p.record_key as "_record_key", {fields}
                         from {state.SCHEMA}.sync_plans as p
                         left join current_rows as c on p.record_key = c.record_key
                         where p.run_id = '{plan.run_id}' order by p.record_key"""
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.parent / f".{final.name}.tmp-{plan.run_id[:12]}"
-        con.execute(f"copy ({query}) to {_sql_path(temp)} {FORMATS[self.format]}")
+        _write(wh, query, temp, self.format)
         _fsync(temp)
-        con.execute("begin transaction")
         try:
-            con.execute(f"insert into {state.SCHEMA}.pending_publishes values (?, ?, ?, ?)",
-                        [plan.run_id, spec.name, str(temp), str(final)])
-            state.log_delivered(con, plan.run_id)  # delivered_state is folded from it after the run
-            con.execute(f"insert into {state.SCHEMA}.files_written values (?, ?, ?, ?, {state.NOW})",
-                        [spec.name, plan.run_id, str(final), self.format])
-            con.execute("commit")
+            with wh.transaction():
+                wh.execute(f"insert into {state.SCHEMA}.pending_publishes values (?, ?, ?, ?)",
+                           [plan.run_id, spec.name, str(temp), str(final)])
+                state.log_delivered(wh, plan.run_id)  # delivered_state is folded from it after the run
+                wh.execute(f"insert into {state.SCHEMA}.files_written values (?, ?, ?, ?, {wh.now_utc()})",
+                           [spec.name, plan.run_id, str(final), self.format])
         except Exception:
-            con.execute("rollback")
             temp.unlink(missing_ok=True)
             raise
         os.replace(temp, final)
         _fsync(final.parent)
-        con.execute(f"delete from {state.SCHEMA}.pending_publishes where run_id = ?", [plan.run_id])
+        wh.execute(f"delete from {state.SCHEMA}.pending_publishes where run_id = ?", [plan.run_id])
         return plan.total, 0
 
     def close(self) -> None:
