@@ -20,6 +20,7 @@ from orchestration.dbt.project import ensure_manifest
 from orchestration.exports import engine
 from orchestration.exports.config import SyncConfigError, load_syncs, parse_sync
 from orchestration.exports.destinations import files as files_module
+from orchestration.exports.destinations.base import ConfigurationError
 from python_tests.webhook_server import SECRET, Receiver
 
 
@@ -216,6 +217,7 @@ def test_bad_declarations_are_refused_with_the_fix(copy, manifest, tmp_path):
         ({**base, "purpose": "marketing"}, "purpose is one of email, sms, ads, analytics"),
         ({**base, "fields": {"e mail": "email"}}, "must map a plain field name"),
         ({**base, "schedule": "hourly"}, "cron expression of five fields"),
+        ({**base, "destination": {"type": "meta_custom_audience", "mode": "replace"}}, "set mode: mirror"),
     ]
     for entry, says in cases:
         with pytest.raises(SyncConfigError, match=says):
@@ -227,6 +229,10 @@ def test_bad_declarations_are_refused_with_the_fix(copy, manifest, tmp_path):
     with pytest.raises(SyncConfigError, match="no audience 'nope'"):
         engine.run_sync(parse_sync({**base, "source": {"audience": "nope"}}, "syncs/bad.yml"), copy, manifest,
                         dry_run=True)
+    replace_hook = {**base, "mode": "mirror", "destination": {"type": "webhook", "url": "http://127.0.0.1:9",
+                                                              "secret": "x", "mode": "replace"}}
+    with pytest.raises(ConfigurationError, match="webhook has no replace mode"):
+        engine.run_sync(parse_sync(replace_hook, "syncs/bad.yml"), copy, manifest)
     hook = {**base, "destination": {"type": "webhook", "url": "${NOT_SET_ANYWHERE}", "secret": "x"}}
     with pytest.raises(SyncConfigError, match="environment variable NOT_SET_ANYWHERE is not set"):
         engine.run_sync(parse_sync(hook, "syncs/bad.yml"), copy, manifest)
@@ -287,3 +293,75 @@ def test_a_failed_upstream_dbt_test_stops_the_sync(copy, manifest, receiver, tmp
     result = engine.run_sync(webhook_sync(receiver, name="gated_by_tests"), copy, manifest,
                              failed_upstream_tests=failed)
     assert result.status == "refused" and "failed in the last build" in result.message and receiver.requests == 0
+
+
+def test_a_replace_audience_is_swapped_whole_and_only_once_every_row_got_there(copy, manifest):
+    """Meta's replace session through the engine (its contract server swaps the members only
+    when the session's last batch is flagged): the first run uploads everyone; a run after a
+    change uploads everyone again in a new session, so the audience is exactly the current
+    members; nothing changed means nothing sent; a session that cannot be finished leaves the
+    audience as it was and the next run finishes the job; a row Meta refuses for good does
+    not make every later run upload the audience again."""
+    from orchestration.exports.destinations.base import RateLimited
+    from python_tests.servers.meta import MetaAPI
+
+    refused = "refused.member@example.com"
+    with MetaAPI(reject_values=(normalize_sha(refused),)) as server:
+        spec = parse_sync({"name": "winback_to_meta", "source": {"audience": "email_vip_winback"}, "purpose": "email",
+                           "destination": {"type": "meta_custom_audience", "access_token": "EAAtest",
+                                           "audience_id": "238500000001", "base_url": server.url,
+                                           "identifiers": ["email"], "mode": "replace"},
+                           "mode": "mirror", "mirror": {"max_remove_share": 0.5},
+                           "fields": {"email": "email"}}, "test.yml")
+
+        def members() -> set[str]:
+            return {normalize_sha(e.strip().lower()) for (e,) in query(
+                copy, "select email from marts.audience_members where audience_name = 'email_vip_winback'")}
+
+        server.audiences["238500000001"] = {(("EMAIL", normalize_sha("stranger@example.com")),)}
+        first = engine.run_sync(spec, copy, manifest, sleep=lambda s: None)
+        assert first.status == "succeeded" and first.plan.adds == len(members()) > 2
+        assert server.members("238500000001") == members()  # swapped: the stranger is gone
+        assert engine.run_sync(spec, copy, manifest).status == "nothing_to_do"
+        requests = len(server.requests)
+
+        # One member leaves, one changes email: the whole audience goes up again, in a new session.
+        gone, changed = [r[0] for r in query(copy, """select profile_id from marts.audience_members
+                                                      where audience_name = 'email_vip_winback'
+                                                      order by profile_id limit 2""")]
+        query(copy, "delete from marts.audience_members where audience_name = 'email_vip_winback' and profile_id = ?",
+              [gone])
+        query(copy, "update marts.audience_members set email = 'new.address@example.com' "
+                    "where audience_name = 'email_vip_winback' and profile_id = ?", [changed])
+        second = engine.run_sync(spec, copy, manifest)
+        assert (second.plan.adds, second.plan.changes, second.plan.removes) == (0, 1, 1)
+        assert second.status == "succeeded" and second.sent == len(members()) + 1  # everyone, plus the removal
+        assert server.members("238500000001") == members()
+        sessions = [json.loads(r.form()["session"])["session_id"] for r in server.requests[requests:]]
+        assert len(set(sessions)) == 1 and sessions[0] not in [
+            json.loads(r.form()["session"])["session_id"] for r in server.requests[:requests]]
+
+        # Meta throttles the session's closing request: the audience stays as it was, the run fails
+        # and says why, and the next run uploads and closes a complete session.
+        query(copy, f"update marts.audience_members set email = '{refused}' "
+                    "where audience_name = 'email_vip_winback' and profile_id = ?", [changed])
+        before = server.members("238500000001")
+        server.rate_limit, server._times = 1, []
+        with pytest.raises(RateLimited):
+            engine.run_sync(spec, copy, manifest, sleep=lambda s: None)
+        assert server.members("238500000001") == before
+        assert query(copy, "select status, message from cdp_sync.sync_runs order by started_at desc limit 1")[0][0] \
+            == "failed"
+        server.rate_limit = None
+        third = engine.run_sync(spec, copy, manifest, sleep=lambda s: None)
+        # The refused address fails alone; everyone else is the audience now.
+        assert third.status == "partial" and third.failed == 1 and "EMAIL value refused" in third.message
+        assert server.members("238500000001") == members() - {normalize_sha(refused)}
+        requests = len(server.requests)
+        assert engine.run_sync(spec, copy, manifest).status == "nothing_to_do" and len(server.requests) == requests
+
+
+def normalize_sha(text: str) -> str:
+    from orchestration.exports.normalize import sha256_hex
+
+    return sha256_hex(text)

@@ -60,6 +60,12 @@ class SyncSpec:
     def destination_type(self) -> str:
         return self.destination["type"]
 
+    @property
+    def replaces_audience(self) -> bool:
+        """The destination swaps its whole audience for each run's rows (Meta's replace session,
+        Google's removeAll job): the engine then sends every current row when anything changed."""
+        return self.destination.get("mode") == "replace"
+
     def resolved_destination(self) -> dict[str, Any]:
         """The destination settings with ${ENV} references read from the environment."""
         def resolve(value):
@@ -126,6 +132,9 @@ def parse_sync(entry: Any, file: str) -> SyncSpec:
         raise _error(file, name, "destination needs a type (file, webhook, postgres, klaviyo, klaviyo_list, "
                                  "meta_custom_audience, google_ads_customer_match, hubspot, salesforce) and its "
                                  "settings (docs/destinations.md)")
+    if destination.get("mode") == "replace" and mode != "mirror":
+        raise _error(file, name, f"destination mode replace swaps the destination's whole audience for this run's "
+                                 f"rows, which is what the sync's mode: mirror means; set mode: mirror (got {mode})")
     primary_key = entry.get("primary_key", "profile_id")
     if not isinstance(primary_key, str) or not COLUMN.match(primary_key):
         raise _error(file, name, f"primary_key is one column name, got {primary_key!r}")

@@ -15,6 +15,11 @@
    are waited out (Retry-After), transient failures retried with exponential backoff and
    jitter, a rejected batch split in halves down to the row that fails alone.
 
+A destination in replace mode (Meta's replace session, Google's removeAll job) swaps its whole
+audience for one run's upload: when anything changed, every current row is sent, logged
+`staged` until the session is closed, and the session is closed only when every row the
+vendor would take got there (docs/destinations.md, "Replace mode").
+
 A failed row is not in delivered_state, so the next run plans it again; a run killed
 mid-way leaves pending rows whose next attempt carries the same idempotency key.
 """
@@ -176,19 +181,24 @@ def _batches(rows: list[tuple], max_rows: int, max_bytes: int | None):
         yield batch
 
 
-def _apply_api(wh, spec: SyncSpec, plan: state.Plan, destination, sleep, log) -> tuple[int, int]:
+def _apply_api(wh, spec: SyncSpec, plan: state.Plan, destination, sleep, log) -> tuple[int, int, int]:
+    """Send the plan in batches. Returns rows sent, rows failed, and of those the failures
+    worth retrying (throttling, timeouts) as opposed to rows the destination refused."""
     rows = wh.rows(f"""select record_key, operation, idempotency_key, payload, payload_hash, attempt
                        from {state.SCHEMA}.sync_plans where run_id = ? order by record_key""", [plan.run_id])
-    sent = failed = 0
+    ok_status = "staged" if spec.replaces_audience else "sent"
+    sent = failed = retryable = 0
     for batch in _batches(rows, destination.max_batch_rows, destination.max_batch_bytes):
         state.log_pending(wh, plan.run_id, [r[2] for r in batch])
         operations = [Operation(r[1], r[0], state.payload_of(r[3]), r[2]) for r in batch]
         results = _send_with_discipline(destination, operations, sleep, log)
         state.record_outcomes(wh, plan.run_id,
-                              [(op.idempotency_key, result.ok, result.error) for op, result in zip(operations, results)])
+                              [(op.idempotency_key, result.ok, result.error) for op, result in zip(operations, results)],
+                              ok_status=ok_status)
         sent += sum(1 for r in results if r.ok)
         failed += sum(1 for r in results if not r.ok)
-    return sent, failed
+        retryable += sum(1 for r in results if not r.ok and r.retryable)
+    return sent, failed, retryable
 
 
 def run_sync(spec: SyncSpec, warehouse: Path | None, manifest: dict, dry_run: bool = False,
@@ -224,26 +234,54 @@ def run_sync(spec: SyncSpec, warehouse: Path | None, manifest: dict, dry_run: bo
             if refusal:
                 state.finish_run(wh, run_id, "refused", plan, message=refusal)
                 return RunResult(spec.name, run_id, "refused", plan, message=refusal, sample=preview)
-            if plan.total == 0:
+            replace = spec.replaces_audience
+            if plan.total == 0 or (replace and state.unsettled_changes(wh, run_id) == 0):
                 state.finish_run(wh, run_id, "succeeded", plan, message="nothing changed")
                 return RunResult(spec.name, run_id, "nothing_to_do", plan, sample=preview)
+            if replace:
+                resent = state.add_resends(wh, spec, run_id)
+                log(f"replace: the destination swaps its audience for this run's rows, so the {resent:,} "
+                    f"delivered, unchanged rows are sent again with the plan")
             state.finish_run(wh, run_id, "applying", plan)
+            retryable = 0
             try:
                 if getattr(destination, "bulk", False):
                     sent, failed = destination.apply_plan(wh, spec, plan)
                 else:
-                    sent, failed = _apply_api(wh, spec, plan, destination, sleep, log)
+                    sent, failed, retryable = _apply_api(wh, spec, plan, destination, sleep, log)
             except Exception as exc:
                 # What was delivered before the failure is recorded; the rest is planned again next run.
                 state.finish_run(wh, run_id, "failed", plan, message=f"{exc.__class__.__name__}: {exc}"[:1000])
                 raise
             status = "succeeded" if not failed else ("partial" if sent else "failed")
-            if hasattr(destination, "finish") and not failed:
+            unfinished = None
+            if replace:
+                # Finishing swaps the audience for what was uploaded: only when every row the
+                # destination would take got there. Rows it refused for good (an invalid email)
+                # cannot be members anyway; a throttled or timed-out row could.
+                if retryable:
+                    status = "failed"
+                    unfinished = (f"replace session left unfinished, so the destination's audience is unchanged: "
+                                  f"{retryable:,} row(s) failed for a reason worth retrying; the next run uploads "
+                                  f"every row again")
+                else:
+                    try:
+                        destination.finish()
+                    except Exception as exc:
+                        state.finish_run(wh, run_id, "failed", plan, sent, failed,
+                                         f"replace session could not be finished, so the destination's audience is "
+                                         f"unchanged and the next run uploads every row again: "
+                                         f"{exc.__class__.__name__}: {exc}"[:1000])
+                        raise
+                    state.confirm_staged(wh, run_id)
+            elif hasattr(destination, "finish") and not failed:
                 destination.finish()  # a client that commits at the end of a complete run
             state.finish_run(wh, run_id, status, plan, sent, failed)
             state.fold(wh, spec.name)
-            message = None
-            if failed:
+            if replace and not unfinished:
+                state.forget_replaced(wh, spec.name, run_id)
+            message = unfinished
+            if failed and not unfinished:
                 errors = wh.rows(f"""select error, count(*) from {state.SCHEMA}.delivery_log
                                      where run_id = ? and status = 'failed' group by 1 order by 2 desc limit 3""",
                                  [run_id])

@@ -204,10 +204,14 @@ def log_pending(wh, run_id: str, keys: list[str]) -> None:
                          and p.idempotency_key in (select b.idempotency_key from batch_keys as b)""", [run_id])
 
 
-def record_outcomes(wh, run_id: str, results: list[tuple]) -> None:
+def record_outcomes(wh, run_id: str, results: list[tuple], ok_status: str = "sent") -> None:
     """After a batch: its outcome per row, (idempotency_key, ok, error), appended to the log.
     The log is append-only (pending, then sent or failed), so recording a batch costs the
-    same at the millionth row as at the first; delivered_state is folded from it (fold)."""
+    same at the millionth row as at the first; delivered_state is folded from it (fold).
+    A replace session's accepted rows are `staged` (ok_status) until the session is finished
+    (confirm_staged): until then the destination has not swapped its audience."""
+    if ok_status not in ("sent", "staged"):
+        raise ValueError(f"ok_status is sent or staged, got {ok_status!r}")
     import pyarrow as pa
 
     table = pa.table({"idempotency_key": pa.array([r[0] for r in results], pa.string()),
@@ -216,11 +220,65 @@ def record_outcomes(wh, run_id: str, results: list[tuple]) -> None:
     with wh.staged("batch_results", table):
         wh.execute(f"""insert into {SCHEMA}.delivery_log
                        select p.run_id, p.sync_name, p.record_key, p.operation,
-                              case when b.ok then 'sent' else 'failed' end, b.error, p.attempt, p.idempotency_key,
+                              case when b.ok then '{ok_status}' else 'failed' end, b.error, p.attempt,
+                              p.idempotency_key,
                               p.payload_hash, {wh.now_utc()}
                        from {SCHEMA}.sync_plans as p
                        inner join batch_results as b on p.idempotency_key = b.idempotency_key
                        where p.run_id = ?""", [run_id])
+
+
+def add_resends(wh, spec, run_id: str) -> int:
+    """A replace destination swaps its audience for what one run uploads, so a run that sends
+    anything must send every current row: add the rows the diff left out (delivered and
+    unchanged) to the plan as `resend`. Returns how many."""
+    key = wh.sha256("$sync || '|' || record_key || '|' || payload_hash || '|' || 'upsert' || '|' || replaces")
+    return wh.count(f"""
+        insert into {SCHEMA}.sync_plans
+        with unchanged as (
+            select
+                c.record_key,
+                c.payload_hash,
+                c.payload,
+                s.payload_hash || '@' || cast(s.delivered_at as varchar) || '@resend:' || $run as replaces
+            from current_rows as c
+            inner join {SCHEMA}.delivered_state as s
+                on s.sync_name = $sync and c.record_key = s.record_key and c.payload_hash = s.payload_hash
+        )
+        select $run, $sync, record_key, 'upsert', 'resend', payload_hash, payload, {key}, 1
+        from unchanged
+    """, {"sync": spec.name, "run": run_id})
+
+
+def unsettled_changes(wh, run_id: str) -> int:
+    """The plan's adds, changes and removes, less rows whose same payload a finished run already
+    had refused for good: a replace destination is not re-uploaded whole every run for a row it
+    will refuse again (the row still goes up with the next real change)."""
+    return wh.rows(f"""
+        select count(*) from {SCHEMA}.sync_plans as p
+        where p.run_id = ? and p.change != 'resend' and not exists (
+            select 1 from {SCHEMA}.delivery_log as l
+            inner join {SCHEMA}.sync_runs as r on l.run_id = r.run_id
+            where l.sync_name = p.sync_name and l.record_key = p.record_key and l.operation = p.operation
+              and coalesce(l.payload_hash, '') = coalesce(p.payload_hash, '') and l.status = 'failed'
+              and r.status in ('succeeded', 'partial'))""", [run_id])[0][0]
+
+
+def forget_replaced(wh, sync_name: str, run_id: str) -> None:
+    """After a finished replace (and fold): the destination holds exactly what the run uploaded,
+    so a record the run did not deliver (its row refused) is no longer delivered."""
+    wh.execute(f"""delete from {SCHEMA}.delivered_state
+                   where sync_name = ? and record_key not in (
+                       select record_key from {SCHEMA}.delivery_log
+                       where run_id = ? and status = 'sent' and operation != 'delete')""", [sync_name, run_id])
+
+
+def confirm_staged(wh, run_id: str) -> None:
+    """The replace session finished: its staged rows are delivered."""
+    wh.execute(f"""insert into {SCHEMA}.delivery_log
+                   select run_id, sync_name, record_key, operation, 'sent', null, attempt, idempotency_key,
+                          payload_hash, {wh.now_utc()}
+                   from {SCHEMA}.delivery_log where run_id = ? and status = 'staged'""", [run_id])
 
 
 def log_delivered(wh, run_id: str) -> None:

@@ -63,6 +63,7 @@ class GoogleAdsCustomerMatch:
     max_batch_rows: ClassVar[int] = MAX_IDENTIFIERS_PER_REQUEST // len(IDENTIFIER_KEYS)
     max_batch_bytes: ClassVar[int | None] = None
     supported_operations: ClassVar[tuple[str, ...]] = ("upsert", "insert", "delete")
+    supports_replace: ClassVar[bool] = True  # mode: replace (the engine resends every row)
 
     def __init__(self, http: Http, *, customer_id: str, user_list_id: str, api_version: str = DEFAULT_API_VERSION,
                  identifiers: list[str] | None = None, mode: str = "add", consent: dict | None = None,

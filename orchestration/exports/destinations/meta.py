@@ -48,6 +48,7 @@ class MetaCustomAudience:
     max_batch_rows: ClassVar[int] = 10_000
     max_batch_bytes: ClassVar[int | None] = None
     supported_operations: ClassVar[tuple[str, ...]] = ("upsert", "insert", "delete")
+    supports_replace: ClassVar[bool] = True  # mode: replace (the engine resends every row)
 
     def __init__(self, http: Http, *, access_token: str, audience_id: str, api_version: str = DEFAULT_API_VERSION,
                  identifiers: list[str] | None = None, mode: str = "add", app_secret: str | None = None,

@@ -21,14 +21,12 @@ def client_class(kind: str):
 
 def create(spec: SyncSpec):
     settings = spec.resolved_destination()
-    if settings.get("mode") == "replace":
-        # The engine sends the diff, not every row; a replace session fed a diff would shrink the
-        # audience to it. The sync's mode: mirror gives the same end state (adds, and removes of
-        # what this sync delivered) safely.
-        raise ConfigurationError(f"{spec.file}: sync '{spec.name}': destination mode replace is not supported by "
-                                 f"the diff engine; use the sync's mode: mirror instead")
-    settings = {k: v for k, v in settings.items() if k != "type"}
     cls = client_class(spec.destination_type)
+    if settings.get("mode") == "replace" and not getattr(cls, "supports_replace", False):
+        raise ConfigurationError(f"{spec.file}: sync '{spec.name}': destination {spec.destination_type} has no "
+                                 f"replace mode (meta_custom_audience and google_ads_customer_match do); remove "
+                                 f"mode: replace (the sync's mode: mirror removes what it delivered)")
+    settings = {k: v for k, v in settings.items() if k != "type"}
     if hasattr(cls, "from_sync"):
         # A client that needs more of the declaration than its settings (the key's name, the fields).
         return cls.from_sync(settings, spec)
