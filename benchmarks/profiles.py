@@ -27,7 +27,7 @@ from common import simulated_warehouse, threads_option, timed_dbt, warehouse_arg
 from orchestration.profiles.evaluation import golden_record_accuracy
 
 PROFILE_LAYER = ["path:models/intermediate/profiles", "path:models/intermediate/consent",
-                 "path:models/intermediate/sessions", "path:models/intermediate/subscriptions",
+                 "path:models/marts/sessions", "path:models/intermediate/subscriptions",
                  "path:models/marts/profiles"]
 
 
@@ -51,7 +51,7 @@ def main() -> None:
         accuracy = golden_record_accuracy(con)
         counts = con.execute("""select (select count(*) from marts.profiles),
                                        (select count(*) from marts.profile_rfm),
-                                       (select count(*) from intermediate.int_sessions),
+                                       (select count(*) from marts.sessions),
                                        (select count(*) from marts.profile_events)""").fetchone()
     finally:
         con.close()

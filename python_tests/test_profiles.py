@@ -150,7 +150,7 @@ def test_sessions_split_after_thirty_idle_minutes(dbt_build, sql):
         sessions as (
             select anonymous_id, profile_id, started_at, ended_at,
                    lag(ended_at) over (partition by anonymous_id, profile_id order by started_at) as prev_end
-            from intermediate.int_sessions
+            from marts.sessions
         )
         select
             (select count(*) from sessions as s inner join calls as c
@@ -159,7 +159,7 @@ def test_sessions_split_after_thirty_idle_minutes(dbt_build, sql):
              where c.occurred_at - c.prev > interval 30 minute),
             (select count(*) from sessions where started_at - prev_end <= interval 30 minute)""")[0]
     assert inside == 0 and between == 0
-    assert sql("select count(*) from intermediate.int_sessions")[0][0] > 1000
+    assert sql("select count(*) from marts.sessions")[0][0] > 1000
 
 
 def test_snapshots_hold_one_current_version_per_profile(dbt_build, sql):

@@ -39,7 +39,7 @@
 {%- endmacro %}
 
 {% macro segment_error(ctx, path, message) -%}
-    {{ exceptions.raise_compiler_error(ctx.file ~ ": segment '" ~ ctx.segment ~ "', at " ~ (path or 'rule')
+    {{ exceptions.raise_compiler_error(ctx.file ~ ": " ~ (ctx.get('kind') or 'segment') ~ " '" ~ ctx.segment ~ "', at " ~ (path or 'rule')
                                        ~ ": " ~ message) }}
 {%- endmacro %}
 

@@ -6,7 +6,7 @@
     (models/marts/profiles/_profiles__traits.yml: each column's config.meta.trait says how
     it is computed; macros/profiles/traits.sql compiles it). A new trait is one column entry
     in that file. Time windows and "days since" are as of cdp.as_of(); events after it are
-    ignored. Inputs: profile_events (events), int_sessions (sessions) and
+    ignored. Inputs: profile_events (events), sessions (sessions) and
     int_profile_subscriptions (subscriptions, for lookups).
 #}
 {%- set traits = cdp.trait_catalog('profile_traits') if execute else [] -%}
@@ -52,7 +52,7 @@ events as (
 
 sessions as (
 
-    select * from {{ ref('int_sessions') }}
+    select * from {{ ref('sessions') }}
 
 ),
 
