@@ -124,3 +124,18 @@ def test_the_event_model_is_partitioned_by_day_and_built_apart(defs):
     others = defs.resolve_assets_def(dg.AssetKey(["marts", "profiles"]))
     assert key not in others.keys and others.partitions_def is None
     assert dg.AssetKey(["segment", "tracks"]) in node.parent_keys
+
+
+def test_automation_builds_the_models_of_a_load_after_it_and_nothing_else(defs):
+    """The automation sensor's conditions, evaluated for real: nothing downstream of a raw
+    table is requested before it loads; once it has, its staging model is, and a sync is
+    not (it waits for its cron tick)."""
+    instance = dg.DagsterInstance.ephemeral()
+    orders = dg.AssetKey(["staging", "stg_shopify__orders"])
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.get_num_requested(orders) == 0
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=dg.AssetKey(["shopify", "order"])))
+    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert second.get_num_requested(orders) == 1
+    assert second.get_num_requested(dg.AssetKey(["staging", "stg_stripe__charges"])) == 0  # its table did not load
+    assert second.get_num_requested(dg.AssetKey(["syncs", "vip_winback_to_parquet"])) == 0
