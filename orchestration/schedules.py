@@ -1,20 +1,54 @@
-"""Schedules: every hour the simulated sources move on, every connector syncs, and the dbt
-project builds on what landed."""
+"""When things run.
+
+In production (docs/dagster.md):
+- ``loads_schedule``: every hour the loads run (the simulator's connectors, or Fivetran's).
+- ``cdp_automation``: declarative automation for everything after the loads. The dbt models
+  and the scores are eager (built as soon as what they read has changed, so the dbt build
+  follows each load run); each sync runs on its own cron once the mart it reads has been
+  rebuilt since the tick (exports/assets.py).
+- ``daily_quality_checks_schedule``: every check once a day (dbt tests, the Great
+  Expectations suites, source and mart freshness), whatever ran or did not.
+- ``hourly_pipeline``: the whole pipeline as one run, for a first load, a demo, or a
+  deployment that wants one schedule and no automation (``hourly_pipeline_schedule``).
+  Switch on either it or the two above, not both.
+
+Schedules and the automation sensor are off until switched on, so that a fresh
+``make dagster`` writes nothing by itself.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-hourly_pipeline = dg.define_asset_job(
-    name="hourly_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Advance the source clock, sync every connector, dbt build, then score predictions.",
-)
+HOURLY = "0 * * * *"
+DAILY_QUALITY = "0 6 * * *"
 
-hourly_pipeline_schedule = dg.ScheduleDefinition(
-    name="hourly_pipeline_schedule",
-    job=hourly_pipeline,
-    cron_schedule="0 * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
+
+def build_automation(load_assets: list) -> dict:
+    """Jobs, schedules and the automation sensor for these load assets."""
+    loads = [a for a in load_assets if isinstance(a, dg.AssetsDefinition)]
+    loads_job = dg.define_asset_job(
+        name="loads", selection=dg.AssetSelection.assets(*loads),
+        description="Sync every connector (the simulator's clock first, when simulating). What follows runs by "
+                    "declarative automation (sensor cdp_automation).")
+    hourly_pipeline = dg.define_asset_job(
+        name="hourly_pipeline", selection=dg.AssetSelection.all(),
+        description="The whole pipeline in one run: loads, dbt build, scores, syncs, their checks.")
+    daily_quality = dg.define_asset_job(
+        name="daily_quality_checks", selection=dg.AssetSelection.all_asset_checks(),
+        description="Every asset check, without materializing anything: dbt tests, Great Expectations suites, "
+                    "source freshness, mart freshness.")
+    schedules = [
+        dg.ScheduleDefinition(name="loads_schedule", job=loads_job, cron_schedule=HOURLY, execution_timezone="UTC",
+                              default_status=dg.DefaultScheduleStatus.STOPPED),
+        dg.ScheduleDefinition(name="hourly_pipeline_schedule", job=hourly_pipeline, cron_schedule=HOURLY,
+                              execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED),
+        dg.ScheduleDefinition(name="daily_quality_checks_schedule", job=daily_quality, cron_schedule=DAILY_QUALITY,
+                              execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED),
+    ]
+    automation = dg.AutomationConditionSensorDefinition(
+        "cdp_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.STOPPED,
+        minimum_interval_seconds=60,
+        description="Evaluates the automation conditions: dbt models and scores after what they read, syncs on "
+                    "their cron after their mart.")
+    return {"jobs": [loads_job, hourly_pipeline, daily_quality], "schedules": schedules, "sensors": [automation]}

@@ -3,16 +3,30 @@
 dagster-dbt keys a dbt source table ``shopify.customer`` as ``shopify/customer``: the key
 of the load asset that lands it, so the graph runs from each connector's sync through
 the staging models it feeds.
+
+Two asset definitions share the project: the event model (``EVENT_MODELS``) is
+partitioned by day, so that a day or a range of days of events can be backfilled; every
+other node is one unpartitioned definition. Both materialize eagerly: as soon as what they
+read has changed (declarative automation; docs/dagster.md).
 """
 
 
+import datetime as dt
+import json
+import os
 import sys
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration import settings
 from orchestration.loads.resources import WarehouseResource
@@ -29,16 +43,56 @@ class CdpTranslator(DagsterDbtTranslator):
             return fqn[1]
         return super().get_group_name(dbt_resource_props)
 
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        # Build as soon as anything a model reads has changed (the loads, an upstream model,
+        # the scores); a time-partitioned model builds its latest day.
+        return dg.AutomationCondition.eager()
+
 
 dbt_project = DbtProject(project_dir=settings.PROJECT_DIR, profiles_dir=settings.profiles_dir(),
                          target=settings.dbt_target())
 ensure_manifest()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project,
-            dagster_dbt_translator=CdpTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
-            pool="duckdb_warehouse")
-def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+# The incremental event model that honours a partition window (vars cdp_partition_start and
+# cdp_partition_end; macro cdp.partition_window). A model joins this list only once its SQL
+# honours the window: the vars change nothing in a model that ignores them.
+EVENT_MODELS = ("int_segment_calls_deduplicated",)
+PARTITION_START_ENV = "CDP_EVENTS_PARTITION_START"
+TRANSLATOR = CdpTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _partition_start() -> str:
+    value = os.environ.get(PARTITION_START_ENV, "2024-01-01").strip()
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{PARTITION_START_ENV} must be a date like 2024-01-01 (the first day of events to "
+                         f"partition), got {value!r}") from None
+    return value
+
+
+# By event day (UTC); the current day is a partition while it runs (end_offset=1).
+event_partitions = dg.DailyPartitionsDefinition(start_date=_partition_start(), end_offset=1, timezone="UTC")
+
+
+def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str] | None:
+    """The dbt vars of a partition run: the window of the day, or the days of a backfill run as
+    one (single-run backfill policy). None for a run without partitions (the one-shot job) and
+    for the current day alone: that is the ordinary incremental build, which takes every load
+    since the last one, late events of earlier days included."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    keys = context.partition_key_range
+    if keys.start == keys.end == event_partitions.get_last_partition_key():
+        return None
+    window = context.partition_time_window
+    fmt = "%Y-%m-%d %H:%M:%S"
+    return {"cdp_partition_start": window.start.strftime(fmt), "cdp_partition_end": window.end.strftime(fmt)}
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+           dbt_vars: dict[str, str] | None = None):
     target = warehouse.target_with(dbt.target)
     env = dbt_env(target, warehouse.path)  # dbt builds on (and takes the clock of) the file the loads wrote
     # A run builds dbt in steps around Python assets (profile_predictions), so a step selects
@@ -46,10 +100,28 @@ def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
     # model is in a later step and not built yet; buildable runs a test once all it reads is
     # selected or upstream of the selection.
     env.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    args = ["build"] + (["--vars", json.dumps(dbt_vars)] if dbt_vars else [])
+    if dbt_vars:
+        context.log.info(f"partition run: dbt vars {dbt_vars}")
     # dagster-dbt copies the environment when it starts dbt, inside cli(); nothing leaks out.
     with environment(env):
-        invocation = dbt.cli(["build"], context=context)
+        invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=" ".join(EVENT_MODELS),
+            dagster_dbt_translator=TRANSLATOR, pool="duckdb_warehouse")
+def cdp_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _build(context, dbt, warehouse)
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, select=" ".join(EVENT_MODELS),
+            name="cdp_dbt_event_assets", partitions_def=event_partitions,
+            # A backfill of many days is one dbt run over their whole window, not one per day.
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            dagster_dbt_translator=TRANSLATOR, pool="duckdb_warehouse")
+def cdp_dbt_event_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from _build(context, dbt, warehouse, partition_vars(context))
 
 
 # The dbt next to this interpreter: works whether or not the virtual environment is activated.

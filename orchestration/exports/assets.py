@@ -1,7 +1,11 @@
-"""Each sync in syncs/*.yml as a Dagster asset after the dbt model it reads, with a job and a
-schedule (its cron; off until switched on), retries with exponential backoff and jitter,
-and a pool per destination type, so that the instance can cap concurrent calls to each
-destination (orchestration/dagster_home/dagster.yaml).
+"""Each sync in syncs/*.yml as a Dagster asset after the dbt model it reads, with a job of its
+own, retries with exponential backoff and jitter, and a pool per destination type, so that
+the instance can cap concurrent calls to each destination
+(orchestration/dagster_home/dagster.yaml).
+
+When a sync runs is declared on its asset: a sync with a ``schedule`` runs once per tick of
+that cron, as soon as the model it reads has been rebuilt since the tick
+(``AutomationCondition.on_cron``); one without runs whenever that model changes (``eager``).
 
 (No `from __future__ import annotations`: Dagster reads the context annotation at definition.)"""
 
@@ -17,6 +21,13 @@ from orchestration.exports.engine import describe, run_sync
 from orchestration.loads.resources import WarehouseResource
 
 
+def automation_condition(spec: SyncSpec) -> dg.AutomationCondition:
+    """A sync's cadence: its cron, waiting for the mart after each tick; else every change."""
+    if spec.schedule:
+        return dg.AutomationCondition.on_cron(spec.schedule, cron_timezone="UTC")
+    return dg.AutomationCondition.eager()
+
+
 def _sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
     @dg.asset(
         # The dbt asset's own key (dagster-dbt puts the schema first: marts/audience_members), so the
@@ -24,6 +35,7 @@ def _sync_asset(spec: SyncSpec) -> dg.AssetsDefinition:
         name=spec.name, key_prefix=["syncs"], group_name="syncs",
         deps=[get_asset_key_for_model([cdp_dbt_assets], spec.source_model)],
         pool=f"sync_{spec.destination_type}", kinds={"python", spec.destination_type},
+        automation_condition=automation_condition(spec),
         retry_policy=dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL,
                                     jitter=dg.Jitter.PLUS_MINUS),
         description=f"Sync {spec.name} ({spec.file}): {spec.audience or spec.source_model} -> "
@@ -51,6 +63,3 @@ syncs = load_syncs()
 sync_assets = [_sync_asset(spec) for spec in syncs.values()]
 sync_jobs = [dg.define_asset_job(name=f"sync_{spec.name}", selection=dg.AssetSelection.assets(["syncs", spec.name]),
                                  description=f"Run sync {spec.name} alone.") for spec in syncs.values()]
-sync_schedules = [dg.ScheduleDefinition(name=f"sync_{spec.name}_schedule", job=job, cron_schedule=spec.schedule,
-                                        execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
-                  for spec, job in zip(syncs.values(), sync_jobs) if spec.schedule]

@@ -1,6 +1,7 @@
 """Load assets: the simulated sources' clock, and one asset per connector whose keys are
 the raw tables it lands (``shopify/customer`` ...), the same keys dagster-dbt gives the
-dbt sources, so each staging model hangs off the load that feeds it."""
+dbt sources, so each staging model hangs off the load that feeds it. With a Fivetran
+account configured, the connectors are Fivetran's instead (fivetran.py; ``load_assets``)."""
 
 
 import datetime as dt
@@ -48,7 +49,7 @@ def simulation_clock(context: dg.AssetExecutionContext, config: ClockConfig,
     if config.hours > 0:
         clock = syncs.advance_clock(warehouse.path, config.hours)
     else:
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         clock = syncs.advance_clock(warehouse.path, (now - sim.clock).total_seconds() / 3600) if now > sim.clock else sim.clock
     return dg.MaterializeResult(metadata={"clock": clock.isoformat(), "started": False})
 
@@ -83,3 +84,15 @@ def _connector_asset(connector: str) -> dg.AssetsDefinition:
 
 
 connector_assets = [_connector_asset(c) for c in CONNECTORS]
+
+
+def load_assets() -> tuple[list, dict]:
+    """The load assets and the resources they need: a real Fivetran account's connectors when
+    CDP_FIVETRAN_API_KEY/SECRET are set (fivetran.py), else the simulator's."""
+    from .fivetran import fivetran_load_assets, fivetran_settings
+
+    cfg = fivetran_settings()
+    if cfg is None:
+        return [simulation_clock, *connector_assets], {}
+    assets, workspace = fivetran_load_assets(cfg, LOAD_RETRY)
+    return assets, {"fivetran": workspace}

@@ -16,7 +16,7 @@ from .clv import score_warehouse
 
 
 @dg.asset(key=["profile_predictions"], deps=[dg.AssetKey(["profile_traits"])], group_name="marts",
-          pool="duckdb_warehouse",
+          pool="duckdb_warehouse", automation_condition=dg.AutomationCondition.eager(),
           kinds={"python", "snowflake" if settings.dbt_target() == "snowflake" else "duckdb"},
           description="Churn risk (0-100) and predicted 12-month value per profile: BG/NBD + Gamma-Gamma, "
                       "fitted on the warehouse's orders; marts.profile_predictions.")

@@ -1,0 +1,1 @@
+"""Alerting: what the operators hear about when a run fails."""
