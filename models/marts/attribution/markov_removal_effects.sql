@@ -130,19 +130,20 @@ absorbed as (
 
 ),
 
+-- The check sits in the probability itself, so no query can read an effect without it.
 checked as (
 
     select
         removed_channel,
-        conversion_probability,
         case
             when unabsorbed_mass > {{ tolerance }}
                 then {{ cdp.raise_query_error(
                     "'Markov attribution did not converge: ' || cast(unabsorbed_mass as " ~ dbt.type_string()
                     ~ ") || ' of the probability is still in channel states after ' || '" ~ squarings
                     ~ " squarings (scenario ' || removed_channel || '); raise var(''attribution_markov_squarings'')'") }}
-            else unabsorbed_mass
-        end as unabsorbed_mass
+            else conversion_probability
+        end as conversion_probability,
+        unabsorbed_mass
     from absorbed
 
 ),
