@@ -39,7 +39,8 @@ def main() -> None:
     seconds, per_model = timed_dbt(["build", *threads_option(args), "--select", *LAYER,
                                     "--exclude", "test_type:unit"])
 
-    con = duckdb.connect(str(path), read_only=True)
+    # (Read-write like dbt's own connection, still open in this process: DuckDB refuses a second configuration.)
+    con = duckdb.connect(str(path))
     try:
         sessions, orders, touches, journeys, channels = con.execute(
             "select (select count(*) from intermediate.int_sessions), "
