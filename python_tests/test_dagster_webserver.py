@@ -210,6 +210,7 @@ def test_a_run_launched_over_graphql_materializes_the_whole_pipeline(webserver):
         assert {"profiles", "profile_traits", "audience_members"} <= marts, marts
         profiles = con.execute("select count(*) from marts.profiles").fetchone()[0]
         assert 0 < profiles <= PROFILES * 2, profiles
+        assert con.execute("select count(*) from staging.stg_shopify__orders").fetchone()[0] > 0
         assert con.execute("select count(*) from staging.stg_predictions__profile_scores").fetchone()[0] == profiles
         assert con.execute("select count(distinct connector) from _cdp_meta.connector_syncs").fetchone()[0] == 6
     finally:
