@@ -83,8 +83,7 @@ query RunErrors($runId: ID!) {
       events {
         __typename
         ... on MessageEvent { message level stepKey }
-        ... on ExecutionStepFailureEvent { error { message } }
-        ... on RunFailureEvent { pipelineFailureError: error { message } }
+        ... on ExecutionStepFailureEvent { error { message cause { message } } }
       }
     }
     ... on PythonError { message }
@@ -155,16 +154,20 @@ def test_the_asset_graph_runs_from_the_loads_through_dbt_to_the_syncs(asset_node
 
 
 def _run_errors(server, run_id: str) -> str:
+    """The failed steps' errors (with their cause: the exception the asset raised), else the
+    run's error-level messages."""
     data = server.graphql(RUN_ERRORS_QUERY, {"runId": run_id})["logsForRun"]
     if data["__typename"] != "EventConnection":
         return f"(event log unavailable: {data.get('message')})"
-    lines = []
+    failures, errors = [], []
     for event in data["events"]:
-        error = event.get("error") or event.get("pipelineFailureError")
-        if error or event.get("level") in ("ERROR", "CRITICAL"):
-            detail = f": {error['message'].strip()}" if error else ""
-            lines.append(f"[{event.get('stepKey') or 'run'}] {event.get('message', '')}{detail}")
-    return "\n".join(lines[-20:]) or "(no error events)"
+        if event["__typename"] == "ExecutionStepFailureEvent":
+            error = event["error"] or {}
+            cause = (error.get("cause") or {}).get("message", "")
+            failures.append(f"[{event['stepKey']}] {error.get('message', '').strip()}\n{cause.strip()}".strip())
+        elif event.get("level") in ("ERROR", "CRITICAL"):
+            errors.append(f"[{event.get('stepKey') or 'run'}] {event.get('message', '')}")
+    return "\n".join(failures[:5] or errors[-10:]) or "(no error events)"
 
 
 def test_a_run_launched_over_graphql_materializes_the_whole_pipeline(webserver):
