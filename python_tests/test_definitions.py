@@ -1,10 +1,10 @@
-"""The Dagster code location: it loads, its asset graph runs from each connector's sync
-through the staging model each raw table feeds, and a whole run materializes."""
+"""The Dagster code location: it loads, and its asset graph runs from each connector's sync
+through the staging model each raw table feeds. A whole run of hourly_pipeline is launched
+through the webserver in test_dagster_webserver.py (one whole run per test session is enough)."""
 
 from __future__ import annotations
 
 import dagster as dg
-import duckdb
 import pytest
 
 from orchestration.lib.raw_tables import raw_tables
@@ -42,37 +42,6 @@ def test_every_staging_model_hangs_off_the_load_of_its_raw_table(defs):
             assert dg.AssetKey(["simulation", "clock"]) in node.parent_keys
             children = [k for k in node.child_keys if k.path[-1].startswith(f"stg_{source}__")]
             assert len(children) == 1, (raw_key, node.child_keys)
-
-
-def test_a_whole_run_materializes(tmp_path, monkeypatch):
-    """Clock, every connector's historical sync, and dbt build, in one in-process run."""
-    from orchestration.definitions import defs as definitions
-    from orchestration.loads.resources import WarehouseResource
-
-    path = tmp_path / "dagster.duckdb"
-    monkeypatch.setenv("CDP_DUCKDB_PATH", str(path))
-    monkeypatch.setenv("CDP_EXPORTS_DIR", str(tmp_path / "exports"))
-    job = definitions.resolve_job_def("hourly_pipeline")
-    result = job.execute_in_process(
-        run_config={"ops": {"simulation__clock": {"config": {"profiles": 300, "seed": 3, "hours": 0}}}},
-        resources={"warehouse": WarehouseResource(duckdb_path=str(path))},
-    )
-    assert result.success
-    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert dg.AssetKey(["shopify", "order"]) in materialized
-    assert any(k.path[-1] == "stg_shopify__orders" for k in materialized)
-    assert dg.AssetKey(["profile_predictions"]) in materialized  # after the traits
-    # Each sync after the mart it reads; the file sync wrote its file.
-    assert dg.AssetKey(["syncs", "vip_winback_to_parquet"]) in materialized
-    assert (tmp_path / "exports" / "exports" / "email_vip_winback.parquet").exists()
-    con = duckdb.connect(str(path), read_only=True)
-    assert con.execute("select count(*) from staging.stg_shopify__orders").fetchone()[0] > 0
-    assert con.execute("select count(distinct connector) from _cdp_meta.connector_syncs").fetchone()[0] == 6
-    # The scores' staging view is built after the asset wrote them, in the same run.
-    assert any(k.path[-1] == "stg_predictions__profile_scores" for k in materialized)
-    assert (con.execute("select count(*) from staging.stg_predictions__profile_scores").fetchone()[0]
-            == con.execute("select count(*) from marts.profiles").fetchone()[0] > 0)
-    con.close()
 
 
 def test_production_scheduling_automation_alerts_and_freshness(defs):
