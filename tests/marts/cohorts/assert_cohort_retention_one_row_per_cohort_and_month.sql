@@ -1,4 +1,5 @@
--- The key of cohort_retention is (cohort_month, months_since_acquisition): one row each,
+-- The key of cohort_retention is (cohort_month, months_since_acquisition): one row each (also
+-- the generic key test in the YAML),
 -- and every cohort has every month from 0 up to its last without a gap.
 with
 
