@@ -83,9 +83,12 @@ def _dbt(args: list[str], target: str, env: dict) -> dict:
 
 
 def _failures(build: dict) -> list[str]:
-    """Each failed, erred or skipped node of a build, with the database's message."""
+    """Each failed or erred node of a build with the database's message, then the nodes skipped
+    because of them."""
     failures = [f"{r['unique_id']} [{r['status']}]: {r['message']}" for r in build["results"]
-                if r["status"] not in BUILT]
+                if r["status"] not in (*BUILT, "skipped")]
+    if skipped := sorted(r["unique_id"] for r in build["results"] if r["status"] == "skipped"):
+        failures.append(f"skipped because of the above ({len(skipped)}): {', '.join(skipped)}")
     if build["exception"]:
         failures.append(f"dbt: {build['exception']}")
     if not build["success"] and not failures:
@@ -357,6 +360,25 @@ def test_the_emulator_work_arounds_are_only_what_they_say():
     assert rewrite("create or replace temporary table x as select 1") == "create or replace table x as select 1"
     untouched = "select to_number('12', '99'), 'temporary table' from t"
     assert rewrite(untouched) == untouched
+
+
+def test_the_emulator_describes_integers_as_snowflake_does():
+    """DESCRIBE TABLE on the emulator: DuckDB's integer types (HASH gives UBIGINT) as Snowflake's
+    NUMBER(38,0); other types as fakesnow reports them."""
+    import fakesnow
+    import snowflake.connector
+
+    from .fakesnow_warehouse import patched_emulator
+
+    with patched_emulator(), fakesnow.patch():
+        cursor = snowflake.connector.connect(database="ANALYTICS", schema="PUBLIC").cursor()
+        cursor.execute("create database if not exists ANALYTICS")
+        cursor.execute("create or replace table t as select hash('a') as h, 1::integer as i, "
+                       "1.5::number(10, 2) as d, 'x'::varchar as s, current_date() as day")
+        cursor.execute("describe table t")
+        types = {row[0]: row[1] for row in cursor.fetchall()}
+    assert types == {"H": "NUMBER(38,0)", "I": "NUMBER(38,0)", "D": "NUMBER(10,2)", "S": "VARCHAR(16777216)",
+                     "DAY": "DATE"}
 
 
 def test_the_shim_renders_what_dbt_compiles_for_snowflake(engines):
