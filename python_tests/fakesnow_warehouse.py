@@ -16,34 +16,46 @@ works around those in the emulator (never in the models), each for a stated reas
 - Masking policies (CREATE / ALTER MASKING POLICY, ALTER TABLE|VIEW ... SET MASKING POLICY;
   macros/governance/masking_policies.sql): fakesnow does not implement them
   (test_pii_snowflake.py proves it). They are no-ops, recorded in MASKING_STATEMENTS.
+- DESCRIBE TABLE reports DuckDB's integer types (UBIGINT from HASH, INTEGER, HUGEINT...) where
+  Snowflake has only NUMBER(38,0); dbt's unit tests cast their fixture rows to the reported
+  types, and `try_cast(.. as UBIGINT)` is not Snowflake. They are reported as NUMBER(38,0).
 - TO_NUMBER(<text>, 'XXXXXXXX') (hexadecimal format, macro snowflake__hash_bucket): fakesnow
   does not implement format arguments. It becomes a cast of '0x' || <text>, which DuckDB
   reads as hexadecimal: the value Snowflake documents for the format.
 
 Run it as a script to keep a server up for dbt runs by hand:
     python -m python_tests.fakesnow_warehouse --port 8766 --profiles 400 --as-of 2025-06-01
+`emulator_process()` does that for a test: the server in its own process, so that the
+emulator and an in-process dbt do not take turns on one interpreter lock.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
 import re
+import string
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 DATABASE = "ANALYTICS"
 
-_TEMPORARY = re.compile(r"^(\s*create\s+or\s+replace\s+)temporary\s+(?=table|view)", re.I)
-_COLUMN_COMMENT = re.compile(r"^\s*alter\s+table\s+\S+\s+alter\s.*\bCOMMENT\s+\$\$", re.I | re.S)
-_TRANSACTION = re.compile(r"^\s*(begin|commit)\s*;?\s*(/\*.*\*/)?\s*$", re.I | re.S)
-_MERGE = re.compile(r"\s*merge\s+into\b", re.I)
-_MERGE_VALUES = re.compile(r"(\bvalues\s*\()([^()]*)\)", re.I)
-_HEX_TO_NUMBER = re.compile(r"\bto_number\(\s*(.+?)\s*,\s*'X{1,15}'\s*\)", re.I | re.S)
+_TEMPORARY = re.compile(r"^(\s*create\s+or\s+replace\s+)temporary\s+(?=table|view)", re.IGNORECASE)
+_COLUMN_COMMENT = re.compile(r"^\s*alter\s+table\s+\S+\s+alter\s.*\bCOMMENT\s+\$\$", re.IGNORECASE | re.DOTALL)
+_TRANSACTION = re.compile(r"^\s*(begin|commit)\s*;?\s*(/\*.*\*/)?\s*$", re.IGNORECASE | re.DOTALL)
+_MERGE = re.compile(r"\s*merge\s+into\b", re.IGNORECASE)
+_MERGE_VALUES = re.compile(r"(\bvalues\s*\()([^()]*)\)", re.IGNORECASE)
+_HEX_TO_NUMBER = re.compile(r"\bto_number\(\s*(.+?)\s*,\s*'X{1,15}'\s*\)", re.IGNORECASE | re.DOTALL)
 _NO_OP = "select 'Statement executed successfully.' as status"
 _MASKING = re.compile(r"^\s*(/\*.*?\*/\s*)?((create|alter)\s+masking\s+policy\b|"
-                      r"alter\s+(table|view)\s+\S+\s+modify\s+column\s+.*\bset\s+masking\s+policy\b)", re.I | re.S)
+                      r"alter\s+(table|view)\s+\S+\s+modify\s+column\s+.*\bset\s+masking\s+policy\b)", re.IGNORECASE | re.DOTALL)
+_DUCKDB_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+                    "UHUGEINT")
 MASKING_STATEMENTS: list[str] = []  # the masking statements the emulator was given, in order
 
 
@@ -69,9 +81,16 @@ def patched_emulator() -> Iterator[None]:
     use fakesnow unpatched)."""
     import fakesnow.cursor as fs_cursor
     import fakesnow.info_schema as fs_info_schema
+    import fakesnow.transforms.transforms as fs_transforms
 
     original_comment = fs_info_schema.insert_table_comment_sql
     original_execute = fs_cursor.FakeSnowflakeCursor.execute
+    original_describe = fs_transforms.SQL_DESCRIBE_TABLE
+    number = "CASE WHEN data_type = 'NUMBER'"
+    assert number in original_describe.template, "fakesnow's DESCRIBE TABLE changed: revisit the work-around"
+    integers = ", ".join(f"'{t}'" for t in _DUCKDB_INTEGERS)
+    described = string.Template(original_describe.template.replace(
+        number, f"CASE WHEN data_type IN ({integers}) THEN 'NUMBER(38,0)' WHEN data_type = 'NUMBER'"))
 
     def insert_table_comment_sql(catalog, schema, table, comment):
         # A table comment with a quote in it breaks fakesnow's own insert of the comment.
@@ -83,11 +102,13 @@ def patched_emulator() -> Iterator[None]:
 
     fs_info_schema.insert_table_comment_sql = insert_table_comment_sql
     fs_cursor.FakeSnowflakeCursor.execute = execute
+    fs_transforms.SQL_DESCRIBE_TABLE = described
     try:
         yield
     finally:
         fs_info_schema.insert_table_comment_sql = original_comment
         fs_cursor.FakeSnowflakeCursor.execute = original_execute
+        fs_transforms.SQL_DESCRIBE_TABLE = original_describe
 
 
 def _raw_table_ddl(project_dir: Path) -> list[str]:
@@ -153,18 +174,53 @@ def emulator(project_dir: Path, seed: int, profiles: int, as_of: str, port: int 
         }
 
 
+@contextlib.contextmanager
+def emulator_process(work_dir: Path, seed: int, profiles: int, as_of: str, timeout: float = 300) -> Iterator[dict]:
+    """`emulator()` in a child process (this module run as a script, on a free port); yields the
+    same SNOWFLAKE_* environment once the raw tables are landed. The child's log (fakesnow logs
+    each statement it refuses) is work_dir/emulator.log; the child is stopped on exit."""
+    ready, log_path = work_dir / "emulator_ready.json", work_dir / "emulator.log"
+    ready.unlink(missing_ok=True)
+    path = os.pathsep.join(p for p in (str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")) if p)
+    with open(log_path, "w") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "python_tests.fakesnow_warehouse", "--port", "0", "--seed", str(seed),
+             "--profiles", str(profiles), "--as-of", as_of, "--ready-file", str(ready)],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": path})
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Snowflake emulator did not start (exit code {child.poll()}); its log, "
+                                   f"{log_path}, ends:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield json.loads(ready.read_text())
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--port", type=int, default=8766, help="0: any free port")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profiles", type=int, default=400)
     parser.add_argument("--as-of", default="2025-06-01")
+    parser.add_argument("--ready-file", type=Path, help="write the SNOWFLAKE_* environment here (JSON) when ready")
     args = parser.parse_args()
     from orchestration.settings import PROJECT_DIR
 
     started = time.monotonic()
-    with emulator(PROJECT_DIR, args.seed, args.profiles, args.as_of, args.port) as env:
+    with emulator(PROJECT_DIR, args.seed, args.profiles, args.as_of, args.port or None) as env:
         print(f"ready in {time.monotonic() - started:.1f} s:", " ".join(f"{k}={v}" for k, v in env.items()), flush=True)
+        if args.ready_file:
+            partial = args.ready_file.with_suffix(".partial")
+            partial.write_text(json.dumps(env))
+            partial.replace(args.ready_file)  # whole or absent: the parent polls for it
         while True:
             time.sleep(3600)
 
