@@ -28,7 +28,7 @@ from orchestration.privacy import requests as privacy
 from python_tests.webhook_server import SECRET, Receiver
 
 CLOCK = dt.datetime(2026, 6, 1, 12)
-# Functions and syntax only DuckDB accepts (as test_segments_snowflake.py), and the DuckDB ways
+# Functions and syntax only DuckDB accepts (as test_snowflake_build.py), and the DuckDB ways
 # of moving rows that these modules used before (Snowflake has none of them).
 DUCKDB_ONLY = re.compile(r"'0x'|\b(json_extract_string|json_extract|regexp_full_match|regexp_matches|sha256|"
                          r"list_\w+|struct_pack|strftime|strptime|epoch_ms|arg_max|arg_min|string_agg|"
