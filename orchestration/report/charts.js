@@ -144,10 +144,13 @@
 
   // Heatmap: spec {rows, cols, values: [[...]], labels: [[...]] (optional), format, rowTitle, colTitle}.
   function heatmap(figure, spec) {
-    var cell = spec.cell || 44, left = spec.labelWidth || 120, top = spec.rotateCols ? 140 : 60, marks = 0;
+    var longest = Math.max.apply(null, spec.cols.map(function (c) { return String(c).length; }).concat([1]));
+    var cell = spec.cell || 44, left = spec.labelWidth || 120, marks = 0;
+    var top = spec.rotateCols ? Math.round(40 + 3.8 * longest) : 60;  // room for labels rotated 35 degrees
     var flat = [].concat.apply([], spec.values).filter(function (v) { return v !== null && v !== undefined; });
     var max = spec.max || Math.max.apply(null, flat.concat([0])) || 1;
-    var svg = canvas(left + spec.cols.length * cell + (spec.rotateCols ? 110 : 20), top + spec.rows.length * cell + 10);
+    var svg = canvas(left + spec.cols.length * cell + (spec.rotateCols ? Math.round(5 * longest) : 20),
+                     top + spec.rows.length * cell + 10);
     if (spec.colTitle) el("text", {x: left, y: 14, "class": "axis-title"}, svg, spec.colTitle);
     if (spec.rowTitle) el("text", {x: 4, y: top - 30, "class": "axis-title"}, svg, spec.rowTitle);
     spec.cols.forEach(function (col, j) {
