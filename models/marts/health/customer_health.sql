@@ -16,8 +16,8 @@
     Profiles without orders or subscriptions (prospects) have only the signals that apply
     to them; is_customer tells them apart.
 #}
-{%- set churn_warning = var('health_churn_risk_warning', 50) -%}
-{%- set churn_critical = var('health_churn_risk_critical', 80) -%}
+{%- set churn_warning = var('health_churn_risk_warning', 75) -%}
+{%- set churn_critical = var('health_churn_risk_critical', 90) -%}
 {%- set overdue_warning = var('health_overdue_ratio_warning', 1.5) -%}
 {%- set overdue_critical = var('health_overdue_ratio_critical', 3.0) -%}
 {%- set min_gap = var('health_min_purchase_interval_days', 7) -%}
