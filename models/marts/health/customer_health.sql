@@ -164,40 +164,41 @@ levels as (
 
 ),
 
--- One clause per signal that is not fine, then joined; CONCAT_WS is avoided because
--- Snowflake's returns null as soon as one argument is null.
+-- One clause per signal that is not fine, each led by its separator, then joined and the
+-- first separator cut. (CONCAT_WS is avoided: Snowflake's returns null as soon as one
+-- argument is null.)
 reasons as (
 
     select
         *,
         case churn_level
-            when 2 then 'critical: churn risk ' || cast(churn_risk as {{ text }}) || ' >= {{ churn_critical }}; '
-            when 1 then 'warning: churn risk ' || cast(churn_risk as {{ text }}) || ' >= {{ churn_warning }}; '
+            when 2 then '; critical: churn risk ' || cast(churn_risk as {{ text }}) || ' >= {{ churn_critical }}'
+            when 1 then '; warning: churn risk ' || cast(churn_risk as {{ text }}) || ' >= {{ churn_warning }}'
             else ''
         end as churn_reason,
         case
             when recency_level > 0
                 then
-                    case recency_level when 2 then 'critical: ' else 'warning: ' end
+                    case recency_level when 2 then '; critical: ' else '; warning: ' end
                     || 'last order ' || cast(days_since_last_order as {{ text }}) || ' days ago, '
                     || cast(overdue_ratio as {{ text }}) || 'x the '
                     || case when is_interval_from_median then 'median repeat customer''s' else 'usual' end
-                    || ' interval of ' || cast(usual_purchase_interval_days as {{ text }}) || ' days; '
+                    || ' interval of ' || cast(usual_purchase_interval_days as {{ text }}) || ' days'
             else ''
         end as recency_reason,
         case
             when support_level > 0
                 then
-                    case support_level when 2 then 'critical: ' else 'warning: ' end
-                    || cast(support_tickets_90d as {{ text }}) || ' support tickets in 90 days; '
+                    case support_level when 2 then '; critical: ' else '; warning: ' end
+                    || cast(support_tickets_90d as {{ text }}) || ' support tickets in 90 days'
             else ''
         end as support_reason,
         case
             when failed_payments >= {{ payments_warning }}
                 then
-                    case payment_level when 2 then 'critical: ' else 'warning: ' end
-                    || cast(failed_payments as {{ text }}) || ' failed payments in {{ payment_window }} days; '
-            when payment_level > 0 then 'warning: subscription ' || subscription_status || '; '
+                    case payment_level when 2 then '; critical: ' else '; warning: ' end
+                    || cast(failed_payments as {{ text }}) || ' failed payments in {{ payment_window }} days'
+            when payment_level > 0 then '; warning: subscription ' || subscription_status
             else ''
         end as payment_reason
     from levels
@@ -213,7 +214,7 @@ final as (
             when 1 then 'warning'
             else 'healthy'
         end as health_status,
-        nullif(rtrim(churn_reason || recency_reason || support_reason || payment_reason, '; '), '') as health_reasons,
+        nullif(substring(churn_reason || recency_reason || support_reason || payment_reason, 3), '') as health_reasons,
         is_customer,
         churn_risk,
         days_since_last_order,
