@@ -265,7 +265,15 @@ def test_metricflow_answers_revenue_by_month_from_the_marts(built_copy, tmp_path
     session warehouse, against the same sums in SQL."""
     mf = Path(sys.executable).parent / "mf"
     assert mf.exists(), "dbt-metricflow is in the test extra (requirements.lock); run make setup"
-    env = {**os.environ, "CDP_DUCKDB_PATH": str(built_copy), "DBT_PROFILES_DIR": str(settings.profiles_dir())}
+    env = {**os.environ, "CDP_DUCKDB_PATH": str(built_copy), "DBT_PROFILES_DIR": str(settings.profiles_dir()),
+           "CDP_TARGET": "dev"}
+    # mf reads target/semantic_manifest.json, which names tables with their database (on DuckDB
+    # the file's stem) as the last dbt command saw them; another test may have run dbt on
+    # another warehouse since the session build.
+    env.pop("DBT_TARGET_PATH", None)
+    parse = subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--quiet"], check=False,
+                           capture_output=True, text=True, env=env, timeout=300, cwd=settings.PROJECT_DIR)
+    assert parse.returncode == 0, parse.stdout[-3000:] + parse.stderr[-3000:]
     out = tmp_path / "revenue.csv"
     proc = subprocess.run([str(mf), "query", "--metrics", "revenue,orders,average_order_value,conversion_rate",
                            "--group-by", "metric_time__month", "--csv", str(out)],
@@ -274,14 +282,17 @@ def test_metricflow_answers_revenue_by_month_from_the_marts(built_copy, tmp_path
     import csv
 
     rows = {r["metric_time__month"][:7]: r for r in csv.DictReader(out.open())}
+    semantic = json.loads((settings.PROJECT_DIR / "target" / "semantic_manifest.json").read_text())
+    sessions_relation = next(f"{m['node_relation']['schema_name']}.{m['node_relation']['alias']}"
+                             for m in semantic["semantic_models"] if m["name"] == "sessions")
     con = duckdb.connect(str(built_copy), read_only=True)
     try:
         revenue = con.execute("""
             select strftime(order_date, '%Y-%m'), sum(order_revenue), count(*) from marts.profile_orders group by 1
             """).fetchall()
-        sessions = dict(con.execute("""
+        sessions = dict(con.execute(f"""
             select strftime(started_at, '%Y-%m'), avg(case when is_converted then 1.0 else 0.0 end)
-            from intermediate.int_sessions group by 1""").fetchall())
+            from {sessions_relation} group by 1""").fetchall())
     finally:
         con.close()
     assert revenue and {month for month, _, _ in revenue} <= set(rows)
