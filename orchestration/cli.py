@@ -270,6 +270,29 @@ def privacy_complete():
         sys.exit(1)
 
 
+@main.command()
+@click.option("--output", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True,
+              help="Where to write the HTML file.")
+@click.option("--target", default=None, help="dbt target whose warehouse to read (default: CDP_TARGET or dev).")
+@_fail_cleanly
+def report(output, target):
+    """Write one self-contained HTML report of the marts: health, segments, RFM, identity, quality, funnel,
+    cohorts, attribution (docs/report.md)."""
+    from orchestration.dbt.project import check_target
+    from orchestration.report.build import write_report
+
+    target = target or settings.dbt_target()
+    check_target(target)
+    _require_warehouse(target)
+    result = write_report(output, target)
+    click.echo(f"wrote {result.path} ({result.charts} charts, {result.path.stat().st_size / 1e3:,.0f} kB)")
+    for section in result.sections:
+        if not section.built:
+            click.echo(f"  {section.title}: mart {', '.join(section.missing)} not built")
+        elif section.error:
+            click.echo(f"  {section.title}: could not read it ({section.error})")
+
+
 def _require_warehouse(target) -> None:
     target = target or settings.dbt_target()
     if target == "dev" and not settings.duckdb_path().exists():

@@ -1,0 +1,1 @@
+"""``cdp report``: one self-contained HTML file of charts over the marts (docs/report.md)."""
