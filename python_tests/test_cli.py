@@ -103,10 +103,7 @@ def test_demo_generates_builds_and_summarises(tmp_path):
     assert "Segments: 6 defined" in out and "Audiences after consent" in out
     assert "Syncs (cdp sync; files under exports/): vip_winback_to_parquet " in out  # succeeded, or nothing_to_do
     assert "failed" not in out.split("Syncs (cdp sync", 1)[1].splitlines()[0]
-    # A second demo replaces the first demo's data instead of refusing.
-    again = run(["demo", "--profiles", "500", "--as-of", "2026-04-01"], env)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "replacing the previous simulation" in again.stdout
+    # (A second demo replacing the first: test_loads.py::test_a_demo_replaces_only_a_previous_demo.)
 
 
 def test_increment_without_a_warehouse_creates_nothing(tmp_path):

@@ -268,3 +268,20 @@ def test_out_of_range_input_is_refused_before_anything_changes(copy_of_warehouse
     with pytest.raises(WarehouseError, match="does not exist"):
         syncs.advance(missing, 24, report=lambda m: None)
     assert not missing.exists()
+
+
+def test_a_demo_replaces_only_a_previous_demo(tmp_path):
+    """`cdp demo` may replace the simulation an earlier demo left (a newcomer runs it twice),
+    never one that `cdp generate` created."""
+    messages: list[str] = []
+    path = tmp_path / "demo.duckdb"
+    syncs.start_simulation(path, 1, 40, "2026-04-01", report=messages.append, created_by="demo", run_syncs=False)
+    syncs.start_simulation(path, 2, 30, "2026-04-01", report=messages.append, created_by="demo", run_syncs=False)
+    assert any("replacing the previous simulation" in m for m in messages)
+    with open_warehouse(path) as wh:
+        assert (wh.simulation().seed, wh.simulation().profiles) == (2, 30)
+    generated = tmp_path / "generated.duckdb"
+    syncs.start_simulation(generated, 1, 40, "2026-04-01", report=lambda m: None, run_syncs=False)
+    with pytest.raises(WarehouseError, match="already holds a different simulation"):
+        syncs.start_simulation(generated, 2, 30, "2026-04-01", report=lambda m: None, created_by="demo",
+                               run_syncs=False)
