@@ -1,0 +1,90 @@
+"""Wall time of the whole pipeline as Dagster runs it, and of the hourly run after it.
+
+Runs the `hourly_pipeline` job in-process (the same assets, checks and order the schedule
+runs): first on an empty warehouse, which starts a simulation of --profiles people and runs
+everything once (every connector's historical sync, the dbt build with its tests, the
+quality checks, the predictions, every sync); then once more with the clock one hour later
+(`--hours`), which is what the schedule does every hour. Prints the wall time of each run and
+of its slowest steps, and the dbt models that took longest.
+
+    python -m benchmarks.pipeline --warehouse /tmp/pipeline10k.duckdb --profiles 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+
+def _run(job, path: Path, clock_config: dict) -> dict:
+    import dagster as dg
+
+    from orchestration.loads.resources import WarehouseResource
+
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        run_config={"ops": {"simulation__clock": {"config": clock_config}}},
+        resources={"warehouse": WarehouseResource(duckdb_path=str(path))},
+        raise_on_error=False,
+    )
+    seconds = time.perf_counter() - started
+    if not result.success:
+        failures = [str(e.event_specific_data.error.message)[:500] for e in result.all_events
+                    if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+        raise SystemExit(f"the run failed: {failures}")
+    steps = {}
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+            steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 1)
+    models = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        duration = materialization.metadata.get("Execution Duration")
+        if duration is not None:
+            models["/".join(materialization.asset_key.path)] = round(float(duration.value), 2)
+    checks = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    return {"seconds": round(seconds, 1), "steps": steps, "models": models, "checks": len(checks),
+            "checks_failed": sum(1 for e in checks if not e.event_specific_data.passed)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warehouse", required=True, help="a DuckDB file that does not exist yet")
+    parser.add_argument("--profiles", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--hours", type=float, default=1.0, help="how far the second (hourly) run moves the clock")
+    parser.add_argument("--exports-dir", default=None, help="where file syncs write (default: beside the warehouse)")
+    args = parser.parse_args()
+    path = Path(args.warehouse)
+    if path.exists():
+        raise SystemExit(f"{path} exists: the benchmark times a pipeline from an empty warehouse; pick a new file")
+    os.environ["CDP_DUCKDB_PATH"] = str(path)
+    os.environ["CDP_EXPORTS_DIR"] = args.exports_dir or str(path.with_suffix("")) + "_exports"
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("hourly_pipeline")
+    full = _run(job, path, {"profiles": args.profiles, "seed": args.seed, "hours": 0})
+    hourly = _run(job, path, {"hours": args.hours})
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "profiles": args.profiles, "seed": args.seed, "hourly_run_hours": args.hours,
+        "full_seconds": full["seconds"], "hourly_seconds": hourly["seconds"],
+        "hourly_share_of_full": round(hourly["seconds"] / full["seconds"], 3),
+        "full": full, "hourly": hourly,
+    }
+    print(json.dumps(report, indent=2))
+    for name, run in (("full pipeline", full), ("hourly run", hourly)):
+        print(f"\n{name}: {run['seconds']:.1f} s wall; {run['checks']} checks ({run['checks_failed']} failed)")
+        for step, seconds in sorted(run["steps"].items(), key=lambda kv: -kv[1])[:8]:
+            print(f"  step {step}: {seconds:.1f} s")
+        for model, seconds in sorted(run["models"].items(), key=lambda kv: -kv[1])[:10]:
+            print(f"  model {model}: {seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
