@@ -148,8 +148,10 @@ final as (
         touched_at,
         days_before_order,
         is_synthetic_touch,
-        cast(share_{{ model }} as double) as credit_share,
-        cast(order_revenue * share_{{ model }} as double) as attributed_revenue
+        -- Rounded: a share is a ratio of sums, whose last bits depend on the order a parallel
+        -- engine adds in; 12 decimals keep builds (and the unit tests' exact rows) stable.
+        cast(round(share_{{ model }}, 12) as double) as credit_share,
+        cast(round(order_revenue * share_{{ model }}, 10) as double) as attributed_revenue
     from shares
     {{- '\n\n    union all' if not loop.last }}
     {%- endfor %}
