@@ -21,6 +21,7 @@ from orchestration.exports import engine
 from orchestration.exports.config import SyncConfigError, load_syncs, parse_sync
 from orchestration.exports.destinations import files as files_module
 from orchestration.exports.destinations.base import ConfigurationError
+from orchestration.exports.normalize import sha256_hex
 from python_tests.webhook_server import SECRET, Receiver
 
 
@@ -306,7 +307,7 @@ def test_a_replace_audience_is_swapped_whole_and_only_once_every_row_got_there(c
     from python_tests.servers.meta import MetaAPI
 
     refused = "refused.member@example.com"
-    with MetaAPI(reject_values=(normalize_sha(refused),)) as server:
+    with MetaAPI(reject_values=(sha256_hex(refused),)) as server:
         spec = parse_sync({"name": "winback_to_meta", "source": {"audience": "email_vip_winback"}, "purpose": "email",
                            "destination": {"type": "meta_custom_audience", "access_token": "EAAtest",
                                            "audience_id": "238500000001", "base_url": server.url,
@@ -315,10 +316,10 @@ def test_a_replace_audience_is_swapped_whole_and_only_once_every_row_got_there(c
                            "fields": {"email": "email"}}, "test.yml")
 
         def members() -> set[str]:
-            return {normalize_sha(e.strip().lower()) for (e,) in query(
+            return {sha256_hex(e.strip().lower()) for (e,) in query(
                 copy, "select email from marts.audience_members where audience_name = 'email_vip_winback'")}
 
-        server.audiences["238500000001"] = {(("EMAIL", normalize_sha("stranger@example.com")),)}
+        server.audiences["238500000001"] = {(("EMAIL", sha256_hex("stranger@example.com")),)}
         first = engine.run_sync(spec, copy, manifest, sleep=lambda s: None)
         assert first.status == "succeeded" and first.plan.adds == len(members()) > 2
         assert server.members("238500000001") == members()  # swapped: the stranger is gone
@@ -356,12 +357,6 @@ def test_a_replace_audience_is_swapped_whole_and_only_once_every_row_got_there(c
         third = engine.run_sync(spec, copy, manifest, sleep=lambda s: None)
         # The refused address fails alone; everyone else is the audience now.
         assert third.status == "partial" and third.failed == 1 and "EMAIL value refused" in third.message
-        assert server.members("238500000001") == members() - {normalize_sha(refused)}
+        assert server.members("238500000001") == members() - {sha256_hex(refused)}
         requests = len(server.requests)
         assert engine.run_sync(spec, copy, manifest).status == "nothing_to_do" and len(server.requests) == requests
-
-
-def normalize_sha(text: str) -> str:
-    from orchestration.exports.normalize import sha256_hex
-
-    return sha256_hex(text)
