@@ -29,6 +29,8 @@ from pathlib import Path
 
 from common import simulated_warehouse, threads_option, warehouse_arguments
 
+from orchestration import settings
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ["path:models/marts/health", "path:models/marts/semantic"]
 
@@ -55,7 +57,7 @@ def main() -> None:
         cdp(["build", "--select", *[f"+{p}" for p in LAYER], "--exclude", *LAYER], path)
     seconds, _ = cdp(["build", "--full-refresh", *threads_option(args), "--select", *LAYER,
                       "--exclude", "test_type:unit"], path)
-    target = Path(os.environ.get("DBT_TARGET_PATH", ROOT / "target"))
+    target = settings.dbt_target_path()
     results = json.loads((target / "run_results.json").read_text())["results"]
     per_model = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results
                  if r["unique_id"].startswith("model.")}

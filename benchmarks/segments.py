@@ -31,6 +31,8 @@ from pathlib import Path
 import duckdb
 from common import simulated_warehouse, threads_option, warehouse_arguments
 
+from orchestration import settings
+
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENT_LAYER = ["path:seeds/segments", "path:models/staging/predictions", "path:models/intermediate/segments", "path:models/marts/segments"]
 DRAFTS = {
@@ -71,7 +73,7 @@ def cdp_build(path: Path, dbt_args: list[str]) -> tuple[float, dict]:
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"cdp build {' '.join(dbt_args)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
-    results = json.loads((ROOT / "target" / "run_results.json").read_text())["results"]
+    results = json.loads((settings.dbt_target_path() / "run_results.json").read_text())["results"]
     return seconds, {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results
                      if r["unique_id"].startswith("model.")}
 

@@ -26,6 +26,15 @@ def profiles_dir() -> Path:
     return Path(os.environ.get("DBT_PROFILES_DIR", PROJECT_DIR))
 
 
+def dbt_target_path() -> Path:
+    """Where dbt writes its artifacts (manifest, run results, compiled SQL): ``DBT_TARGET_PATH``
+    as dbt reads it (relative to the project folder), else ``target/``. Parallel test workers
+    each set their own, so that two dbt runs never write one manifest."""
+    raw = os.environ.get("DBT_TARGET_PATH")
+    path = Path(raw).expanduser() if raw else Path("target")
+    return path if path.is_absolute() else PROJECT_DIR / path
+
+
 def dbt_target() -> str:
     """The dbt target, and so the warehouse, everything runs on: CDP_TARGET, else dev. The one
     place it is chosen: the CLI, the dbt resource and WarehouseResource (orchestration/lib/

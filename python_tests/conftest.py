@@ -14,6 +14,26 @@ PROFILES = 3_000
 AS_OF = "2026-06-01"
 INCREMENT_HOURS = 24 * 45
 
+# `make test` runs the tests on two pytest-xdist workers (pyproject.toml). dbt writes its
+# artifacts (manifest, run results, partial-parse state, compiled SQL) and its log in the
+# project folder: each worker gets its own, so that two dbt runs never write one file. Child
+# processes (cdp, dagster) inherit them; the code reads them through settings.dbt_target_path().
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    _ROOT = Path(__file__).resolve().parents[1]
+    os.environ["DBT_TARGET_PATH"] = str(_ROOT / "target" / f"pytest_{_WORKER}")
+    os.environ["DBT_LOG_PATH"] = str(_ROOT / "logs" / f"pytest_{_WORKER}")
+
+# The longest files first, so that neither worker starts one of them last (xdist hands out
+# whole files, in this order).
+SLOWEST_FIRST = ("test_dagster_webserver.py", "test_snowflake_build.py", "test_identity.py", "test_cli.py",
+                 "test_privacy.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory) -> Path:

@@ -283,7 +283,7 @@ def test_an_unconverged_markov_chain_fails_the_build(sql, dbt_build):
     import duckdb
 
     assert dbt_build.success, dbt_build.failures
-    compiled = (settings.PROJECT_DIR / "target" / "compiled" / "cdp" / "models" / "marts" / "attribution"
+    compiled = (settings.dbt_target_path() / "compiled" / "cdp" / "models" / "marts" / "attribution"
                 / "markov_removal_effects.sql").read_text()
     last = re.compile(r"from matrix_(\d+)(\s+where from_state = '\(start\)')")
     assert last.search(compiled), compiled[-2000:]

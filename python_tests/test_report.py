@@ -244,7 +244,7 @@ def test_report_refuses_bad_input_in_one_line(tmp_path):
 def test_every_sync_is_an_exposure_of_the_model_it_reads(dbt_build):
     from orchestration.exports.config import load_syncs
 
-    manifest = json.loads((settings.PROJECT_DIR / "target" / "manifest.json").read_text())
+    manifest = json.loads((settings.dbt_target_path() / "manifest.json").read_text())
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     for name, spec in load_syncs().items():
         exposure = exposures.get(f"sync_{name}")

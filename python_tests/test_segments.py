@@ -133,9 +133,9 @@ def test_the_shim_renders_what_dbt_compiles(dbt_build, warehouse):
     with _warehouse_env(warehouse["path"]):
         outcome = run_dbt(["compile", "-s", "int_segment_memberships_evaluated"], target="dev")
     assert outcome.success, outcome.failures
-    compiled = (settings.PROJECT_DIR / "target" / "compiled" / "cdp" / "models" / "intermediate" / "segments"
+    compiled = (settings.dbt_target_path() / "compiled" / "cdp" / "models" / "intermediate" / "segments"
                 / "int_segment_memberships_evaluated.sql").read_text()
-    manifest = json.loads((settings.PROJECT_DIR / "target" / "manifest.json").read_text())
+    manifest = json.loads((settings.dbt_target_path() / "manifest.json").read_text())
     raw, _ = manifest_catalog(manifest)
     relations = {n["name"]: n["relation_name"] for n in manifest["nodes"].values()
                  if n["resource_type"] == "model" and n["name"] in ("profiles", "profile_traits", "profile_rfm",

@@ -50,7 +50,7 @@ class CdpTranslator(DagsterDbtTranslator):
 
 
 dbt_project = DbtProject(project_dir=settings.PROJECT_DIR, profiles_dir=settings.profiles_dir(),
-                         target=settings.dbt_target())
+                         target=settings.dbt_target(), target_path=settings.dbt_target_path())
 ensure_manifest()
 
 

@@ -23,7 +23,7 @@ class DbtConfigError(RuntimeError):
 
 
 def manifest_path() -> Path:
-    return settings.PROJECT_DIR / "target" / "manifest.json"
+    return settings.dbt_target_path() / "manifest.json"
 
 
 def _newest_source_mtime() -> float:

@@ -16,7 +16,7 @@ from orchestration import settings
 
 def upstream_test_failures(manifest: dict, model: str, run_results: Path | None = None) -> list[str]:
     """Names of failed tests on `model` or its ancestors in the last dbt build/test."""
-    path = run_results or settings.PROJECT_DIR / "target" / "run_results.json"
+    path = run_results or settings.dbt_target_path() / "run_results.json"
     if not path.exists():
         return []
     results = json.loads(path.read_text())
