@@ -19,6 +19,12 @@ works around those in the emulator (never in the models), each for a stated reas
 - DESCRIBE TABLE reports DuckDB's integer types (UBIGINT from HASH, INTEGER, HUGEINT...) where
   Snowflake has only NUMBER(38,0); dbt's unit tests cast their fixture rows to the reported
   types, and `try_cast(.. as UBIGINT)` is not Snowflake. They are reported as NUMBER(38,0).
+- CREATE TABLE <name> (<columns>) AS (SELECT * FROM (<query>) ORDER BY (<clustering key>)): how
+  dbt-snowflake writes a model with an enforced contract and a `cluster_by`. fakesnow expands
+  the `*` by running DESCRIBE on the query before translating it to DuckDB, which fails on
+  Snowflake functions (OBJECT_CONSTRUCT), and the client retries for ever. The sort only lays
+  the rows out for the clustering key (the ALTER TABLE ... CLUSTER BY after it runs as
+  written): the table is created from <query> unsorted.
 - TO_NUMBER(<text>, 'XXXXXXXX') (hexadecimal format, macro snowflake__hash_bucket): fakesnow
   does not implement format arguments. It becomes a cast of '0x' || <text>, which DuckDB
   reads as hexadecimal: the value Snowflake documents for the format.
@@ -52,6 +58,10 @@ _MERGE = re.compile(r"\s*merge\s+into\b", re.IGNORECASE)
 _MERGE_VALUES = re.compile(r"(\bvalues\s*\()([^()]*)\)", re.IGNORECASE)
 _HEX_TO_NUMBER = re.compile(r"\bto_number\(\s*(.+?)\s*,\s*'X{1,15}'\s*\)", re.IGNORECASE | re.DOTALL)
 _NO_OP = "select 'Statement executed successfully.' as status"
+_CONTRACT_CTAS = re.compile(r"^\s*(/\*.*?\*/\s*)?create\s+or\s+replace\s+(transient\s+)?table\s+\S+\s*\(",
+                            re.IGNORECASE | re.DOTALL)
+_CLUSTER_SORT = re.compile(r"(\bas\s*\(\s*)select\s+\*\s+from\s+\((.*)\)\s*order\s+by\s*\((?:[^()]|\([^()]*\))*\)"
+                           r"(\s*\)(?=\s*(?:/\*.*?\*/\s*)?;))", re.IGNORECASE | re.DOTALL)
 _MASKING = re.compile(r"^\s*(/\*.*?\*/\s*)?((create|alter)\s+masking\s+policy\b|"
                       r"alter\s+(table|view)\s+\S+\s+modify\s+column\s+.*\bset\s+masking\s+policy\b)", re.IGNORECASE | re.DOTALL)
 _DUCKDB_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
@@ -67,6 +77,8 @@ def rewrite(sql: str) -> str:
         MASKING_STATEMENTS.append(sql)
         return _NO_OP
     sql = _TEMPORARY.sub(r"\1", sql, count=1)
+    if _CONTRACT_CTAS.match(sql):
+        sql = _CLUSTER_SORT.sub(r"\1\2\3", sql, count=1)
     if _MERGE.match(sql) and "DBT_INTERNAL_SOURCE" in sql:
         def qualify(m):
             cols = re.sub(r'(?<![\w.])("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)', r"DBT_INTERNAL_SOURCE.\1", m.group(2))

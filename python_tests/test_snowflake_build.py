@@ -258,6 +258,26 @@ def test_every_sql_file_is_snowflake_sql(engines):
     assert checked >= len(ran), (checked, len(ran))
 
 
+# The tables that grow with events and are read by time (docs/snowflake.md, "Sizing").
+CLUSTERED = {"int_segment_calls_deduplicated", "profile_events", "sessions", "segment_membership_history"}
+
+
+def test_the_tables_read_by_time_are_created_with_their_clustering_keys(engines):
+    """On Snowflake each of CLUSTERED is created sorted by its `cluster_by` and then given it as
+    its clustering key (the emulator ran both statements in the first build)."""
+    manifest = engines["manifest"]
+    models = {n["name"]: n for n in _nodes(manifest, "model").values()}
+    clustered = {name for name, n in models.items() if n["config"].get("cluster_by")}
+    assert CLUSTERED <= clustered, sorted(CLUSTERED - clustered)
+    for name in sorted(clustered):
+        node = models[name]
+        keys = node["config"]["cluster_by"]
+        key = ", ".join([keys] if isinstance(keys, str) else keys)
+        sql = " ".join(engines["compiled"][engines["target"] / "run" / "cdp" / node["original_file_path"]].split())
+        assert re.search(rf"order by \( ?{re.escape(key)} ?\)", sql, re.IGNORECASE), (name, sql[-400:])
+        assert re.search(rf"alter table \S+ cluster by \({re.escape(key)}\)", sql, re.IGNORECASE), (name, sql[-400:])
+
+
 if EMULATOR_CANNOT_RUN:  # (an empty parametrization would be reported as a skip)
     @pytest.mark.parametrize("node", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=reason))
                                       for n, reason in EMULATOR_CANNOT_RUN.items()])
@@ -358,6 +378,14 @@ def test_the_emulator_work_arounds_are_only_what_they_say():
     hashed = "mod(to_number(substr(md5(a || ':' || b), 1, 8), 'XXXXXXXX'), 10000) < 5"
     assert rewrite(hashed) == "mod(cast('0x' || (substr(md5(a || ':' || b), 1, 8)) as bigint), 10000) < 5"
     assert rewrite("create or replace temporary table x as select 1") == "create or replace table x as select 1"
+    clustered = ("create or replace transient table A.marts.e (id varchar, d date) as (select * from (\n"
+                 "    select id, d from x order by id\n)\norder by (\n    event_name, to_date(d)\n)\n)\n/* {\"app\": \"dbt\"} */;\n"
+                 "alter table A.marts.e cluster by (event_name, to_date(d));")
+    assert rewrite(clustered) == ("create or replace transient table A.marts.e (id varchar, d date) as (\n"
+                                  "    select id, d from x order by id\n\n)\n/* {\"app\": \"dbt\"} */;\n"
+                                  "alter table A.marts.e cluster by (event_name, to_date(d));")
+    without_columns = "create or replace table e as (select * from (select 1 as a) order by (a));"
+    assert rewrite(without_columns) == without_columns
     untouched = "select to_number('12', '99'), 'temporary table' from t"
     assert rewrite(untouched) == untouched
 

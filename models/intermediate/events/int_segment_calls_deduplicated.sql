@@ -6,6 +6,7 @@
     unique_key='call_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    cluster_by=['to_date(occurred_at)'],
     post_hook=[
         "{{ cdp.privacy_delete_forgotten({'user_id': 'user_id', 'anonymous_id': 'anonymous_id', 'email': 'email'}) }}",
         "{{ cdp.retention_delete_expired('occurred_at') }}",

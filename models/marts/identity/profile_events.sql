@@ -9,6 +9,7 @@
     event to its profile's owner; an order to its customer; a ticket to its requester.
     Calls from a device nobody ever logged in on have no profile (profile_id null).
 #}
+{{ config(cluster_by=['event_name', 'to_date(occurred_at)']) }}
 {%- set shopify_record_key = "'shopify_customer_id:' || cast(o.customer_id as " ~ dbt.type_string() ~ ")" -%}
 {%- set zendesk_record_key = "'zendesk_user_id:' || cast(t.requester_id as " ~ dbt.type_string() ~ ")" %}
 with

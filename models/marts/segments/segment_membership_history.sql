@@ -6,6 +6,7 @@
     unique_key='segment_membership_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    cluster_by=['segment_name', 'to_date(entered_at)'],
     post_hook="{{ cdp.privacy_delete_forgotten({'profile_id': 'profile_id'}) }}",
 ) }}
 

@@ -6,6 +6,7 @@
     unique_key='anonymous_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    cluster_by=['to_date(started_at)'],
     pre_hook="{{ cdp.sessions_delete_vanished_devices() }}",
 ) }}
 
