@@ -53,20 +53,21 @@ def warehouse(session_dir) -> dict:
 
 
 @pytest.fixture(scope="session")
-def dbt_build(warehouse) -> object:
+def dbt_build_target(session_dir) -> Path:
+    """The session build's own dbt target folder: its compiled SQL and manifest, which later
+    dbt runs of the same worker (on other warehouses) do not overwrite."""
+    return session_dir / "dbt_target"
+
+
+@pytest.fixture(scope="session")
+def dbt_build(warehouse, dbt_build_target) -> object:
     """`dbt build` of the whole project against the session warehouse."""
     from orchestration.dbt.runner import run_dbt
 
-    saved = os.environ.get("CDP_DUCKDB_PATH")
-    os.environ["CDP_DUCKDB_PATH"] = str(warehouse["path"])
-    try:
-        outcome = run_dbt(["build"], target="dev")
-    finally:
-        if saved is None:
-            os.environ.pop("CDP_DUCKDB_PATH", None)
-        else:
-            os.environ["CDP_DUCKDB_PATH"] = saved
-    return outcome
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDP_DUCKDB_PATH", str(warehouse["path"]))
+        patch.setenv("DBT_TARGET_PATH", str(dbt_build_target))
+        return run_dbt(["build"], target="dev")
 
 
 @pytest.fixture

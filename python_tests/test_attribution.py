@@ -25,8 +25,6 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from orchestration import settings
-
 LOOKBACK = dt.timedelta(days=30)   # dbt_project.yml defaults, which the shared build uses
 HALF_LIFE_DAYS = 7.0
 UNTOUCHED = "unknown"
@@ -275,7 +273,7 @@ def test_journey_paths_match_an_independent_recomputation(inputs):
     assert max(got.values())[0] == max(len(d) for d in paths.values())
 
 
-def test_an_unconverged_markov_chain_fails_the_build(sql, dbt_build):
+def test_an_unconverged_markov_chain_fails_the_build(sql, dbt_build, dbt_build_target):
     """The model as compiled by the shared build, cut to one squaring: that follows journeys for
     two steps only, most of the probability is still in channel states, and the query must
     fail with the figure rather than publish credits from it. (The compiled SQL, not a dbt
@@ -283,7 +281,7 @@ def test_an_unconverged_markov_chain_fails_the_build(sql, dbt_build):
     import duckdb
 
     assert dbt_build.success, dbt_build.failures
-    compiled = (settings.dbt_target_path() / "compiled" / "cdp" / "models" / "marts" / "attribution"
+    compiled = (dbt_build_target / "compiled" / "cdp" / "models" / "marts" / "attribution"
                 / "markov_removal_effects.sql").read_text()
     last = re.compile(r"from matrix_(\d+)(\s+where from_state = '\(start\)')")
     assert last.search(compiled), compiled[-2000:]

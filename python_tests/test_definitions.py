@@ -28,6 +28,11 @@ def test_definitions_load_with_jobs_schedules_and_checks(defs):
     assert defs.resolve_job_def("sync_vip_winback_to_parquet") is not None
     # dbt tests become asset checks.
     assert len(list(graph.asset_check_keys)) >= 2 * sum(len(t) for t in raw_tables().values())
+    # Every materializable asset sits in a named group of the UI, none in "default".
+    ungrouped = [k.to_user_string() for k in graph.materializable_asset_keys
+                 if graph.get(k).group_name in (None, "default")]
+    assert not ungrouped, ungrouped
+    assert graph.get(dg.AssetKey(["seeds", "identity_rules"])).group_name == "seeds"
 
 
 def test_every_staging_model_hangs_off_the_load_of_its_raw_table(defs):

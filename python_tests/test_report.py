@@ -241,10 +241,10 @@ def test_report_refuses_bad_input_in_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_every_sync_is_an_exposure_of_the_model_it_reads(dbt_build):
+def test_every_sync_is_an_exposure_of_the_model_it_reads(dbt_build, dbt_build_target):
     from orchestration.exports.config import load_syncs
 
-    manifest = json.loads((settings.dbt_target_path() / "manifest.json").read_text())
+    manifest = json.loads((dbt_build_target / "manifest.json").read_text())
     exposures = {e["name"]: e for e in manifest["exposures"].values()}
     for name, spec in load_syncs().items():
         exposure = exposures.get(f"sync_{name}")

@@ -35,12 +35,16 @@ from .project import dbt_env, ensure_manifest, environment
 
 
 class CdpTranslator(DagsterDbtTranslator):
-    """Groups follow the dbt layers (``staging``, ``intermediate``, ``marts``)."""
+    """Groups follow the dbt layers (``staging``, ``intermediate``, ``marts``); seeds and
+    snapshots have a group each."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
-        if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
+        resource_type = dbt_resource_props.get("resource_type")
+        if resource_type == "model" and len(fqn) > 2:
             return fqn[1]
+        if resource_type in ("seed", "snapshot"):
+            return f"{resource_type}s"
         return super().get_group_name(dbt_resource_props)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:

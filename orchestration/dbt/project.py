@@ -118,9 +118,13 @@ def ensure_manifest() -> Path:
     if manifest_is_stale():
         from dbt.cli.main import dbtRunner
 
-        with environment(dbt_env(settings.dbt_target(), as_of=False)):
+        # The same --target as every run passes (the CLI, dagster-dbt): dbt keeps the parse for
+        # partial parsing only when the target argument, the vars and the connection are the
+        # same, and dagster-dbt starts each of its runs from this parse.
+        target = settings.dbt_target()
+        with environment(dbt_env(target, as_of=False)):
             result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(settings.PROJECT_DIR),
-                                         "--profiles-dir", str(settings.profiles_dir())])
+                                         "--profiles-dir", str(settings.profiles_dir()), "--target", target])
         if not result.success:
             raise DbtConfigError(f"dbt parse failed: {result.exception}")
     return manifest_path()
