@@ -167,3 +167,20 @@ def test_retention_purges_old_events_in_the_build(copy, monkeypatch):
         assert query(copy, f"select count(*) from {table} where {column} <= ?",
                      [clock - dt.timedelta(days=30)])[0][0] == 0, table
     assert query(copy, "select count(*) from marts.profile_events")[0][0] > 0
+
+
+def test_a_forget_purges_raw_rows_in_the_schema_the_dbt_source_reads(tmp_path, monkeypatch):
+    """Raw rows are purged where the dbt source reads them (`<source>_schema` var), not in a schema
+    named after the source: a team that lands Segment in `events_raw` still has them purged."""
+    schemas = privacy.raw_schemas()
+    assert {rule["source"] for rule in privacy.raw_purge_policy()} <= set(schemas)
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema events_raw")
+    con.execute("create table events_raw.identifies (user_id varchar, anonymous_id varchar)")
+    con.execute("insert into events_raw.identifies values ('u-1', 'd-1'), ('u-2', 'd-2')")
+    con.close()
+    monkeypatch.setattr(privacy, "raw_schemas", lambda: {**schemas, "segment": "events_raw"})
+    result = privacy.forget(path, "u-1", "user_id")
+    assert result.raw_rows_purged == 1
+    assert query(path, "select user_id from events_raw.identifies") == [("u-2",)]

@@ -163,14 +163,27 @@ def raw_purge_policy() -> list[dict]:
         return [{**row, "purge": row["purge"].strip().lower() == "true"} for row in csv.DictReader(handle)]
 
 
+def raw_schemas() -> dict[str, str]:
+    """The schema each dbt source reads (its `<source>_schema` var, else the source's name), from
+    the parsed project: where a policy row's raw table is."""
+    import json
+
+    from orchestration.dbt.project import ensure_manifest
+
+    manifest = json.loads(ensure_manifest().read_text())
+    return {node["source_name"]: node["schema"] for node in manifest["sources"].values()}
+
+
 def _purge_raw(wh, request_id: str) -> dict[str, int]:
     """Delete the raw rows the policy purges: rows whose identifying column hashes to one of the
     request's suppressed identifiers. Returns rows deleted per table."""
     purged: dict[str, int] = {}
+    schemas = raw_schemas()
     for rule in raw_purge_policy():
-        if not rule["purge"] or not _has_table(wh, rule["source"], rule["table_name"]):
+        schema = schemas.get(rule["source"], rule["source"])
+        if not rule["purge"] or not _has_table(wh, schema, rule["table_name"]):
             continue
-        name = wh.relation(rule["source"], rule["table_name"])
+        name = wh.relation(schema, rule["table_name"])
         hashed = wh.sha256(f"cast({wh.quote(rule['column_name'])} as varchar)")
         deleted = wh.count(f"""delete from {name} where {hashed} in (
                                    select identifier_sha256 from {SCHEMA}.suppressions
@@ -366,7 +379,8 @@ def find_traces(wh, suppressed: dict[str, set[str]]) -> list[str]:
         for schema, table, column in wh.text_columns():
             by_table.setdefault((schema, table), []).append(column)
         traces = []
-        raw = {rule["source"] for rule in raw_purge_policy()}
+        schemas = raw_schemas()
+        raw = {schemas.get(rule["source"], rule["source"]) for rule in raw_purge_policy()}
         for (schema, table), names in by_table.items():
             name = f"{wh.column_name(schema)}.{wh.column_name(table)}"
             schema_name = wh.column_name(schema)
