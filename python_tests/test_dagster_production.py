@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from orchestration import settings
 from orchestration.lib.raw_tables import raw_tables
 from python_tests.servers.alerts import AlertWebhook
 
@@ -228,6 +229,10 @@ def test_a_partition_run_rebuilds_its_day_of_events_and_nothing_else(built_copy)
     assert result.success
     [event] = result.get_asset_materialization_events()
     assert event.partition == day.isoformat()
+    # The run's parse is kept as the project's, for the next run to start from (keep_partial_parse).
+    runs = sorted(settings.dbt_target_path().glob("cdp_dbt_event_assets-*/partial_parse.msgpack"),
+                  key=lambda p: p.stat().st_mtime)
+    assert runs and (settings.dbt_target_path() / "partial_parse.msgpack").read_bytes() == runs[-1].read_bytes()
 
     con = duckdb.connect(str(built_copy), read_only=True)
     after = {r[0]: r for r in con.execute(f"select * from {CALLS} order by call_id").fetchall()}

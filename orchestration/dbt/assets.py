@@ -14,6 +14,7 @@ read has changed (declarative automation; docs/dagster.md).
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -111,6 +112,23 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     with environment(env):
         invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
+    keep_partial_parse(Path(invocation.target_path))
+
+
+def keep_partial_parse(run_target: Path) -> None:
+    """dagster-dbt starts each dbt run in a target folder of its own, from a copy of the project's
+    `partial_parse.msgpack`. Copy the run's parse back, so that the next run starts from the
+    environment of the last (warehouse path, clock, target) and dbt re-parses only what changed,
+    not the whole project whenever the file that made the manifest differs (another warehouse)."""
+    if not run_target.is_absolute():
+        run_target = settings.PROJECT_DIR / run_target
+    parsed = run_target / "partial_parse.msgpack"
+    if not parsed.exists():
+        return
+    kept = settings.dbt_target_path() / "partial_parse.msgpack"
+    scratch = kept.with_name(f".partial_parse.{os.getpid()}.tmp")
+    shutil.copyfile(parsed, scratch)
+    os.replace(scratch, kept)  # atomic: a run starting now copies the old or the new parse whole
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=" ".join(EVENT_MODELS),
