@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import settings
+
 SEED = 7
 PROFILES = 3_000
 AS_OF = "2026-06-01"
@@ -20,9 +22,8 @@ INCREMENT_HOURS = 24 * 45
 # processes (cdp, dagster) inherit them; the code reads them through settings.dbt_target_path().
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER:
-    _ROOT = Path(__file__).resolve().parents[1]
-    os.environ["DBT_TARGET_PATH"] = str(_ROOT / "target" / f"pytest_{_WORKER}")
-    os.environ["DBT_LOG_PATH"] = str(_ROOT / "logs" / f"pytest_{_WORKER}")
+    os.environ["DBT_TARGET_PATH"] = str(settings.PROJECT_DIR / "target" / f"pytest_{_WORKER}")
+    os.environ["DBT_LOG_PATH"] = str(settings.PROJECT_DIR / "logs" / f"pytest_{_WORKER}")
 
 # The longest files first, so that neither worker starts one of them last (xdist hands out
 # whole files, in this order).

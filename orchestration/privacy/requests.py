@@ -174,16 +174,20 @@ def raw_schemas() -> dict[str, str]:
     return {node["source_name"]: node["schema"] for node in manifest["sources"].values()}
 
 
+def _located_policy() -> list[dict]:
+    """raw_purge_policy() with each row's raw schema (``schema``): where its dbt source reads."""
+    schemas = raw_schemas()
+    return [{**rule, "schema": schemas.get(rule["source"], rule["source"])} for rule in raw_purge_policy()]
+
+
 def _purge_raw(wh, request_id: str) -> dict[str, int]:
     """Delete the raw rows the policy purges: rows whose identifying column hashes to one of the
     request's suppressed identifiers. Returns rows deleted per table."""
     purged: dict[str, int] = {}
-    schemas = raw_schemas()
-    for rule in raw_purge_policy():
-        schema = schemas.get(rule["source"], rule["source"])
-        if not rule["purge"] or not _has_table(wh, schema, rule["table_name"]):
+    for rule in _located_policy():
+        if not rule["purge"] or not _has_table(wh, rule["schema"], rule["table_name"]):
             continue
-        name = wh.relation(schema, rule["table_name"])
+        name = wh.relation(rule["schema"], rule["table_name"])
         hashed = wh.sha256(f"cast({wh.quote(rule['column_name'])} as varchar)")
         deleted = wh.count(f"""delete from {name} where {hashed} in (
                                    select identifier_sha256 from {SCHEMA}.suppressions
@@ -379,8 +383,7 @@ def find_traces(wh, suppressed: dict[str, set[str]]) -> list[str]:
         for schema, table, column in wh.text_columns():
             by_table.setdefault((schema, table), []).append(column)
         traces = []
-        schemas = raw_schemas()
-        raw = {schemas.get(rule["source"], rule["source"]) for rule in raw_purge_policy()}
+        raw = {rule["schema"] for rule in _located_policy()}
         for (schema, table), names in by_table.items():
             name = f"{wh.column_name(schema)}.{wh.column_name(table)}"
             schema_name = wh.column_name(schema)
