@@ -229,6 +229,12 @@ def scenario(tmp_path_factory):
                updated_at=synced, _fivetran_synced=synced, _fivetran_deleted=False, state="disabled")
     insert(con, "klaviyo", "person", id="K1", phone_number="+1 415 555 0100", email="ann.lee@work.example.net",
            created=dt.datetime(2026, 3, 1), updated=synced, _fivetran_synced=synced, _fivetran_deleted=False)
+    # An SMS Ann clicked, loaded with build 1: it follows her Klaviyo profile through the merge and split.
+    insert(con, "klaviyo", "event", id="E1", person_id="K1", type="Clicked SMS", timestamp=at(40), datetime=at(40),
+           _fivetran_synced=synced, _fivetran_deleted=False)
+    # (a build takes the newest load it holds again: someone else's event is that one)
+    insert(con, "klaviyo", "event", id="E0", person_id="K9", type="Opened Email", timestamp=at(41), datetime=at(41),
+           _fivetran_synced=synced + dt.timedelta(minutes=1), _fivetran_deleted=False)
     # Both devices browse anonymously from 9:05 ...
     segment_call(con, "pages", "p1", "ABC-123", None, at(5), path="/")
     segment_call(con, "pages", "p2", "XYZ-789", None, at(6), path="/")
@@ -256,6 +262,9 @@ def scenario(tmp_path_factory):
     insert(con, "zendesk", "user", id=301, name="Ann Lee", email="ANN@example.org ", phone="(415) 555-0100",
            role="end-user", created_at=dt.datetime(2026, 4, 1), updated_at=later, _fivetran_synced=later,
            _fivetran_deleted=False, active=True)
+    # Someone else's email event in the same load.
+    insert(con, "klaviyo", "event", id="E2", person_id="K9", type="Opened Email", timestamp=later, datetime=later,
+           _fivetran_synced=later, _fivetran_deleted=False)
     con.close()
     outcome = dbt_on(path, ["run", "-s", IDENTITY])
     assert outcome.success, outcome.failures
@@ -266,10 +275,22 @@ def scenario(tmp_path_factory):
     con = duckdb.connect(str(path))
     con.execute("insert into seeds.identity_cannot_link values (?, ?, ?, ?, ?)",
                 ["shopify_customer_id:201", "klaviyo_person_id:K1", "different people", "steward", later])
+    insert(con, "klaviyo", "event", id="E3", person_id="K9", type="Opened Email", timestamp=later,
+           datetime=later + dt.timedelta(hours=1), _fivetran_synced=later + dt.timedelta(hours=1),
+           _fivetran_deleted=False)
     con.close()
     outcome = dbt_on(path, ["run", "-s", IDENTITY])
     assert outcome.success, outcome.failures
     builds[3] = _state(path)
+    # The same data, profile_events rebuilt from scratch (profile ids are kept by their history).
+    rebuilt = path.with_name("rebuilt.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute("checkpoint")  # dbt's connection may still hold the last build in the write-ahead log
+    con.close()
+    shutil.copy(path, rebuilt)
+    outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", "profile_events"])
+    assert outcome.success, outcome.failures
+    builds["rebuilt"] = _state(rebuilt)
     return builds
 
 
@@ -281,6 +302,11 @@ def _state(path: Path) -> dict:
                 "select record_key, profile_id from intermediate.int_identity_record_profiles").fetchall()),
             "events": {r[0]: r[1] for r in con.execute(
                 "select source_event_id, profile_id from marts.profile_events where source = 'segment'").fetchall()},
+            "all_events": con.execute("""select event_id, profile_id, event_name, occurred_at, properties, loaded_at
+                                         from marts.profile_events order by event_id""").fetchall(),
+            "klaviyo_events": {r[0]: r[1:] for r in con.execute(
+                """select source_event_id, profile_id, attributed_at from marts.profile_events
+                   where source = 'klaviyo'""").fetchall()},
             "devices": con.execute("""select identifier_value, profile_id, valid_from, valid_to
                                       from marts.profile_identifiers where identifier_type = 'anonymous_id'
                                       order by identifier_value, valid_from""").fetchall(),
@@ -417,3 +443,57 @@ def test_connected_components_fail_loudly_when_they_do_not_converge(incremental_
         assert con.execute("select count(*) from intermediate.int_identity_components_base").fetchone()[0] > 0
     finally:
         con.close()
+
+
+EVENT_COLUMNS = ("event_id, profile_id, event_name, occurred_at, source, source_event_id, anonymous_id, user_id, "
+                 "properties, loaded_at")
+
+
+def test_an_incremental_profile_events_holds_the_rows_of_a_full_rebuild(incremental_and_full):
+    """profile_events after the new load batch (incremental: new events, and old ones whose
+    record or device changed profile) holds exactly the rows a full rebuild makes."""
+    incremental, rebuilt = incremental_and_full
+    con = duckdb.connect(str(incremental))
+    try:
+        con.execute(f"attach '{rebuilt}' as rebuilt (read_only)")
+        only_incremental = con.execute(f"""select count(*) from (
+            select {EVENT_COLUMNS} from marts.profile_events
+            except all select {EVENT_COLUMNS} from rebuilt.marts.profile_events)""").fetchone()[0]
+        only_rebuilt = con.execute(f"""select count(*) from (
+            select {EVENT_COLUMNS} from rebuilt.marts.profile_events
+            except all select {EVENT_COLUMNS} from marts.profile_events)""").fetchone()[0]
+        builds = con.execute("""select attributed_at, count(*) from marts.profile_events
+                                group by 1 order by 1""").fetchall()
+        first_build, second_build = builds[0][0], builds[-1][0]
+        # Old events the second build wrote again: re-attributed after identity changes.
+        reattributed = con.execute("""
+            select count(*) from marts.profile_events
+            where attributed_at = ? and loaded_at < (
+                select max(loaded_at) from marts.profile_events where attributed_at = ?)""",
+            [second_build, first_build]).fetchone()[0]
+        total = con.execute("select count(*) from marts.profile_events").fetchone()[0]
+    finally:
+        con.close()
+    assert total > 10_000
+    assert (only_incremental, only_rebuilt) == (0, 0)
+    assert len(builds) == 2, builds
+    # Incremental: most rows are still those of the first build ...
+    assert builds[0][1] > total / 2, builds
+    # ... and identity changes made the second one attribute some old events again.
+    assert reattributed > 0
+
+
+def test_profile_events_follow_a_merge_and_a_split_incrementally(scenario):
+    """Ann's Klaviyo event was loaded once, with build 1 (not its newest Klaviyo load); builds
+    2 and 3 load newer events of someone else. The incremental profile_events moves Ann's event to the merged profile and
+    back to the split-off one (its record changed profile), rewrites none of the Segment
+    calls, and ends as a rebuild from scratch does."""
+    one, two, three = scenario[1], scenario[2], scenario[3]
+    assert one["klaviyo_events"]["E1"][0] == one["profiles"]["klaviyo_person_id:K1"]
+    assert two["klaviyo_events"]["E1"][0] == two["profiles"]["shopify_customer_id:201"]
+    assert three["klaviyo_events"]["E1"][0] == three["profiles"]["klaviyo_person_id:K1"]
+    attributed = [state["klaviyo_events"]["E1"][1] for state in (one, two, three)]
+    assert attributed[0] < attributed[1] < attributed[2]  # rewritten by each build
+    # The Segment calls (no identity change after build 1) were not rewritten.
+    assert two["events"] == one["events"]
+    assert three["all_events"] == scenario["rebuilt"]["all_events"]
