@@ -3,6 +3,7 @@ models themselves, and scoring the session warehouse writes sane scores for ever
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import duckdb
@@ -82,7 +83,7 @@ def test_scoring_the_warehouse_writes_every_profile(dbt_build, warehouse):
     con = duckdb.connect(str(warehouse["path"]))
     try:
         clock = con.execute("select clock from _cdp_meta.simulation").fetchone()[0]
-        figures = clv.score(con, clock)
+        figures = clv.score(con, clock, refit_after_hours=0)  # fit now, whatever ran before
         profiles, scored, bad_risk, bad_alive, negative = con.execute("""
             select count(*), count(churn_risk),
                    count(*) filter (where churn_risk not between 0 and 100),
@@ -131,6 +132,36 @@ def test_dbt_reads_the_scores_back_through_the_predictions_source(dbt_build, war
         con.close()
     assert rows == con_count(warehouse, "marts.profiles")
     assert scored == in_range == customers > 0
+
+
+def test_a_fit_is_reused_for_a_day_of_data_time_then_refitted(dbt_build, warehouse, monkeypatch):
+    """Scoring fits the model at most once per CDP_PREDICTIONS_REFIT_HOURS of the data's
+    clock: an hour later it scores with the same parameters (no new fit, no evaluation),
+    a day and more later it fits again."""
+    con = duckdb.connect(str(warehouse["path"]))
+    try:
+        clock = con.execute("select clock from _cdp_meta.simulation").fetchone()[0]
+        fitted = clv.score(con, clock - dt.timedelta(hours=30), evaluation=False, refit_after_hours=0)
+        reused = clv.score(con, clock - dt.timedelta(hours=29), evaluation=False)
+        refitted = clv.score(con, clock - dt.timedelta(hours=2), evaluation=False)
+        monkeypatch.setenv("CDP_PREDICTIONS_REFIT_HOURS", "0")
+        always = clv.score(con, clock - dt.timedelta(hours=1), evaluation=False)
+        runs = con.execute("""select scored_at, as_of from marts.profile_prediction_runs
+                              where as_of < ? order by as_of desc limit 4""", [clock]).fetchall()
+        monkeypatch.setenv("CDP_PREDICTIONS_REFIT_HOURS", "a day")
+        with pytest.raises(clv.PredictionError, match="CDP_PREDICTIONS_REFIT_HOURS='a day'"):
+            clv.score(con, clock, evaluation=False)
+    finally:
+        con.close()
+    assert "reused_fit_of" not in fitted
+    assert reused["reused_fit_of"] == {"as_of": fitted["as_of"], "fitted_at": fitted["fitted_at"]}
+    assert reused["parameters"] == fitted["parameters"]
+    assert reused["customers"] >= fitted["customers"]  # scored on the later orders
+    assert "reused_fit_of" not in refitted and refitted["parameters"] != fitted["parameters"]
+    assert "reused_fit_of" not in always
+    # Each run is logged with its own scoring time and clock.
+    assert [r[1] for r in runs] == [clock - dt.timedelta(hours=h) for h in (1, 2, 29, 30)]
+    assert runs[2][0] > runs[3][0]
 
 
 def con_count(warehouse, table: str) -> int:

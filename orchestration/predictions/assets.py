@@ -34,4 +34,6 @@ def profile_predictions(context: dg.AssetExecutionContext, warehouse: WarehouseR
         "churn_auc": evaluation.get("churn_auc"), "churn_auc_baseline_recency": evaluation.get("churn_auc_baseline_recency"),
         "value_mae": evaluation.get("value_mae"), "value_mae_baseline_last_year": evaluation.get("value_mae_baseline_last_year"),
         "parameters": figures["parameters"],
+        # Set when this run scored with an earlier run's fit (CDP_PREDICTIONS_REFIT_HOURS).
+        "reused_fit_of": figures.get("reused_fit_of"),
     })

@@ -200,6 +200,14 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+def _customer_index(customers: np.ndarray, profile_id: np.ndarray) -> np.ndarray:
+    """Position of each of ``profile_id`` in ``customers`` (sorted, unique: Summary.profile_id), -1 where absent."""
+    if len(customers) == 0:
+        return np.full(len(profile_id), -1)
+    position = np.minimum(np.searchsorted(customers, profile_id), len(customers) - 1)
+    return np.where(customers[position] == profile_id, position, -1)
+
+
 def evaluate(profile_id, occurred_at, value, clock: dt.datetime) -> dict:
     """Fit on the orders up to one year before ``clock`` and check against what happened
     next: churn (no order in the next 90 days) by AUC, 12-month value by mean absolute
@@ -210,25 +218,21 @@ def evaluate(profile_id, occurred_at, value, clock: dt.datetime) -> dict:
     par = fit(s)
     after = (occurred_at > np.datetime64(cutoff, "s")) & (occurred_at <= np.datetime64(clock, "s"))
     churn_end = np.datetime64(cutoff + dt.timedelta(days=CHURN_DAYS), "s")
-    idx = {p: i for i, p in enumerate(s.profile_id)}
-    bought_soon = np.zeros(len(s.profile_id), bool)
-    spend_next = np.zeros(len(s.profile_id))
-    for p, at, v in zip(profile_id[after], occurred_at[after], value[after]):
-        i = idx.get(p)
-        if i is not None:
-            spend_next[i] += v
-            bought_soon[i] |= at <= churn_end
+    customers = len(s.profile_id)
+    after_idx = _customer_index(s.profile_id, profile_id[after])  # -1: not a customer at the cutoff
+    known = after_idx >= 0
+    spend_next = np.bincount(after_idx[known], weights=value[after][known], minlength=customers)
+    soon = known & (occurred_at[after] <= churn_end)
+    bought_soon = np.bincount(after_idx[soon], minlength=customers) > 0
     before = (occurred_at <= np.datetime64(cutoff, "s")) & (
         occurred_at > np.datetime64(cutoff - dt.timedelta(days=VALUE_DAYS), "s"))
-    spend_last = np.zeros(len(s.profile_id))
-    for p, v in zip(profile_id[before], value[before]):
-        spend_last[idx[p]] += v
+    before_idx = _customer_index(s.profile_id, profile_id[before])  # all customers (they ordered by the cutoff)
+    spend_last = np.bincount(before_idx, weights=value[before], minlength=customers)
     churn = p_no_purchase(par, s, CHURN_DAYS)
     orders_next = expected_purchases(par, s, VALUE_DAYS)
     predicted = orders_next * expected_order_value(par, s)
     recency_days = (s.T - s.t_x) * 7
-    after_idx = np.array([idx.get(p, -1) for p in profile_id[after]], dtype=int)
-    orders_actual = int((after_idx >= 0).sum())
+    orders_actual = int(known.sum())
     return {
         "cutoff": cutoff.isoformat(sep=" "), "customers": len(s.profile_id),
         "churned_share": float((~bought_soon).mean()),
@@ -254,22 +258,63 @@ def evaluate(profile_id, occurred_at, value, clock: dt.datetime) -> dict:
     }
 
 
-def score(con, clock: dt.datetime, evaluation: bool = True) -> dict:
-    """Fit on every order up to ``clock``, write marts.profile_predictions (one row per
-    profile; customers get scores, others nulls) and append the run to
-    marts.profile_prediction_runs. ``con``: a DuckDB or Snowflake connection (or a
-    lib/warehouse.py Warehouse). Returns the run's figures."""
+def refit_hours() -> float:
+    """How old (in the warehouse's data time) a fit may be before scoring fits again:
+    CDP_PREDICTIONS_REFIT_HOURS, default 24 (0: fit every run)."""
+    raw = os.environ.get("CDP_PREDICTIONS_REFIT_HOURS", "24")
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not hours >= 0:
+        raise PredictionError(f"CDP_PREDICTIONS_REFIT_HOURS={raw!r} is not a number of hours (0 or more); "
+                              f"unset it for the default of 24")
+    return hours
+
+
+def recent_fit(warehouse, clock: dt.datetime, hours: float) -> dict | None:
+    """The figures of the newest run that fitted the model (rather than reusing a fit) on
+    this engine, if it was fitted as of at most ``hours`` before ``clock`` and not after it."""
+    if hours <= 0 or not warehouse.has_table("marts", "profile_prediction_runs"):
+        return None
+    for _, figures in warehouse.rows("select as_of, figures from marts.profile_prediction_runs "
+                                     "order by as_of desc, scored_at desc"):
+        run = json.loads(figures)
+        if "parameters" not in run or run.get("engine") != warehouse.engine or run.get("reused_fit_of"):
+            continue
+        fitted_as_of = dt.datetime.fromisoformat(run["as_of"])
+        if fitted_as_of > clock:  # fitted on orders after this clock: not for scoring as of it
+            continue
+        return run if clock - fitted_as_of <= dt.timedelta(hours=hours) else None
+    return None
+
+
+def score(con, clock: dt.datetime, evaluation: bool = True, refit_after_hours: float | None = None) -> dict:
+    """Score every customer as of ``clock`` with BG/NBD + Gamma-Gamma, write
+    marts.profile_predictions (one row per profile; customers get scores, others nulls) and
+    append the run to marts.profile_prediction_runs. The parameters are fitted on every order
+    up to ``clock`` (and the fit evaluated on a time split) unless a run fitted them as of
+    less than ``refit_after_hours`` (default refit_hours(): 24) before ``clock``: then that
+    fit's parameters score today's orders, as a model trained daily scores hourly. ``con``:
+    a DuckDB or Snowflake connection (or a lib/warehouse.py Warehouse). Returns the run's figures."""
     warehouse = for_connection(con)
+    hours = refit_hours() if refit_after_hours is None else refit_after_hours
     profile_id, occurred_at, value = load_orders(warehouse)
     s = summarise(profile_id, occurred_at, value, clock)
-    par = fit(s)
+    reused = recent_fit(warehouse, clock, hours)
+    par = Parameters(**reused["parameters"]) if reused else fit(s)
     alive = p_alive(par, s)
     churn = np.rint(100 * p_no_purchase(par, s, CHURN_DAYS)).astype(int)
     orders_12m = expected_purchases(par, s, VALUE_DAYS)
     order_value = expected_order_value(par, s)
     figures = {"fitted_at": _utc_now().isoformat(sep=" "), "as_of": clock.isoformat(sep=" "),
                "engine": warehouse.engine, "customers": len(s.profile_id), "parameters": asdict(par)}
-    if evaluation:
+    figures["scored_at"] = figures["fitted_at"]
+    if reused:
+        # The fit (and its evaluation) is that run's; this one only scored.
+        figures["reused_fit_of"] = {"as_of": reused["as_of"], "fitted_at": reused["fitted_at"]}
+        figures["fitted_at"] = reused["fitted_at"]
+    elif evaluation:
         try:
             figures["evaluation"] = evaluate(profile_id, occurred_at, value, clock)
         except PredictionError as exc:  # less than a year of history: scores, but no evaluation yet
@@ -279,7 +324,7 @@ def score(con, clock: dt.datetime, evaluation: bool = True) -> dict:
         "expected_orders_12m": orders_12m, "expected_order_value": order_value,
         "predicted_value_12m": orders_12m * order_value,
     })
-    _write(warehouse, scores, figures["as_of"], figures["fitted_at"])
+    _write(warehouse, scores, figures["as_of"], figures["scored_at"])
     _log_run(warehouse, figures)
     return figures
 
@@ -346,7 +391,8 @@ def _log_run(warehouse, figures: dict) -> None:
     timestamp = warehouse.timestamp
     warehouse.execute(RUNS_DDL.format(timestamp=timestamp))
     warehouse.execute(RUNS_INSERT.format(timestamp=timestamp),
-                      [figures["fitted_at"], figures["as_of"], figures["customers"], json.dumps(figures)])
+                      [figures.get("scored_at", figures["fitted_at"]), figures["as_of"], figures["customers"],
+                       json.dumps(figures)])
 
 
 def _utc_now() -> dt.datetime:
