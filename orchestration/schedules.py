@@ -8,9 +8,14 @@ In production (docs/dagster.md):
   rebuilt since the tick (exports/assets.py).
 - ``daily_quality_checks_schedule``: every check once a day (dbt tests, the Great
   Expectations suites, source and mart freshness), whatever ran or did not.
-- ``hourly_pipeline``: the whole pipeline as one run, for a first load, a demo, or a
-  deployment that wants one schedule and no automation (``hourly_pipeline_schedule``).
-  Switch on either it or the two above, not both.
+- The daily models (dbt tag ``daily``: BI analytics and data-quality marts, which nothing
+  hourly reads) build once a day: by automation after 05:00 UTC, or with the
+  ``daily_models`` job.
+- ``hourly_pipeline``: the whole pipeline as one run (daily models included), for a first
+  load or a demo. ``hourly_run``: what an hour needs, the same without the daily models;
+  for a deployment that wants schedules and no automation, ``hourly_run_schedule`` with
+  ``daily_models_schedule`` (and the daily checks). Switch on either those or the loads
+  schedule and the automation sensor, not both.
 
 Schedules and the automation sensor are off until switched on, so that a fresh
 ``make dagster`` writes nothing by itself.
@@ -21,7 +26,9 @@ from __future__ import annotations
 import dagster as dg
 
 HOURLY = "0 * * * *"
+DAILY_MODELS = "0 5 * * *"
 DAILY_QUALITY = "0 6 * * *"
+DAILY_TAG = "daily"  # dbt models tagged daily (dbt_project.yml); dagster-dbt makes each dbt tag an asset tag
 
 
 def build_automation(load_assets: list) -> dict:
@@ -33,7 +40,15 @@ def build_automation(load_assets: list) -> dict:
                     "declarative automation (sensor cdp_automation).")
     hourly_pipeline = dg.define_asset_job(
         name="hourly_pipeline", selection=dg.AssetSelection.all(),
-        description="The whole pipeline in one run: loads, dbt build, scores, syncs, their checks.")
+        description="The whole pipeline in one run: loads, dbt build, scores, syncs, their checks. For a first "
+                    "load or a demo; hourly_run is what each hour needs.")
+    daily_models = dg.AssetSelection.tag(DAILY_TAG, "")
+    hourly_run = dg.define_asset_job(
+        name="hourly_run", selection=dg.AssetSelection.all() - daily_models,
+        description="One hour's run: loads, the dbt build without the daily models, scores, syncs, their checks.")
+    daily_models_job = dg.define_asset_job(
+        name="daily_models", selection=daily_models,
+        description="The daily dbt models (tag daily: BI analytics and data-quality marts) with their tests.")
     daily_quality = dg.define_asset_job(
         name="daily_quality_checks", selection=dg.AssetSelection.all_asset_checks(),
         description="Every asset check, without materializing anything: dbt tests, Great Expectations suites, "
@@ -41,7 +56,9 @@ def build_automation(load_assets: list) -> dict:
     schedules = [
         dg.ScheduleDefinition(name="loads_schedule", job=loads_job, cron_schedule=HOURLY, execution_timezone="UTC",
                               default_status=dg.DefaultScheduleStatus.STOPPED),
-        dg.ScheduleDefinition(name="hourly_pipeline_schedule", job=hourly_pipeline, cron_schedule=HOURLY,
+        dg.ScheduleDefinition(name="hourly_run_schedule", job=hourly_run, cron_schedule=HOURLY,
+                              execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED),
+        dg.ScheduleDefinition(name="daily_models_schedule", job=daily_models_job, cron_schedule=DAILY_MODELS,
                               execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED),
         dg.ScheduleDefinition(name="daily_quality_checks_schedule", job=daily_quality, cron_schedule=DAILY_QUALITY,
                               execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED),
@@ -51,4 +68,5 @@ def build_automation(load_assets: list) -> dict:
         minimum_interval_seconds=60,
         description="Evaluates the automation conditions: dbt models and scores after what they read, syncs on "
                     "their cron after their mart.")
-    return {"jobs": [loads_job, hourly_pipeline, daily_quality], "schedules": schedules, "sensors": [automation]}
+    return {"jobs": [loads_job, hourly_pipeline, hourly_run, daily_models_job, daily_quality], "schedules": schedules,
+            "sensors": [automation]}

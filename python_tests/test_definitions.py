@@ -20,7 +20,7 @@ def defs():
 def test_definitions_load_with_jobs_schedules_and_checks(defs):
     graph = defs.resolve_asset_graph()
     assert defs.resolve_job_def("hourly_pipeline") is not None
-    assert defs.resolve_schedule_def("hourly_pipeline_schedule").cron_schedule == "0 * * * *"
+    assert defs.resolve_schedule_def("hourly_run_schedule").cron_schedule == "0 * * * *"
     # Syncs: an asset after the model it reads, a job and a schedule each.
     node = graph.get(dg.AssetKey(["syncs", "vip_winback_to_parquet"]))
     assert dg.AssetKey(["marts", "audience_members"]) in node.parent_keys
@@ -57,7 +57,9 @@ def test_production_scheduling_automation_alerts_and_freshness(defs):
     schedules = {s.name: s for s in defs.schedules}
     assert schedules["loads_schedule"].cron_schedule == "0 * * * *"
     assert schedules["loads_schedule"].job.name == "loads"
-    assert schedules["hourly_pipeline_schedule"].job.name == "hourly_pipeline"
+    assert schedules["hourly_run_schedule"].job.name == "hourly_run"
+    assert (schedules["daily_models_schedule"].job.name, schedules["daily_models_schedule"].cron_schedule) == (
+        "daily_models", "0 5 * * *")
     assert schedules["daily_quality_checks_schedule"].cron_schedule == "0 6 * * *"
     assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in schedules.values())
     sensors = {s.name: s for s in defs.sensors}
@@ -113,3 +115,37 @@ def test_automation_builds_the_models_of_a_load_after_it_and_nothing_else(defs):
     assert second.get_num_requested(orders) == 1
     assert second.get_num_requested(dg.AssetKey(["staging", "stg_stripe__charges"])) == 0  # its table did not load
     assert second.get_num_requested(dg.AssetKey(["syncs", "vip_winback_to_parquet"])) == 0
+
+
+def test_daily_models_are_left_out_of_the_hourly_run_and_nothing_hourly_reads_them(defs):
+    """dbt models tagged daily (BI analytics, data quality) build once a day: on a cron in
+    the automation, in the daily_models job, not in hourly_run. Nothing built hourly may read
+    one (it would read a day-old table), which the dbt manifest shows."""
+    import json
+
+    from orchestration import settings
+
+    manifest = json.loads((settings.dbt_target_path() / "manifest.json").read_text())
+    nodes = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] in ("model", "snapshot", "seed")}
+    daily = {uid for uid, n in nodes.items() if "daily" in n["tags"]}
+    names = {nodes[uid]["name"] for uid in daily}
+    assert {"order_attribution", "funnel_steps_daily", "int_raw_tables_profiled", "cohort_retention"} <= names
+    assert not names & {"profile_events", "profiles", "profile_traits", "audience_members", "sessions"}
+    hourly_children = sorted((nodes[uid]["name"], nodes[c]["name"]) for uid in daily
+                             for c in manifest["child_map"][uid] if c in nodes and c not in daily)
+    assert hourly_children == []
+
+    graph = defs.resolve_asset_graph()
+    daily_keys = {k for k in graph.materializable_asset_keys if k.path[-1] in names}
+    assert len(daily_keys) == len(names)
+    hourly = defs.resolve_job_def("hourly_run").asset_layer.executable_asset_keys
+    assert not hourly & daily_keys
+    assert {dg.AssetKey(["marts", "profile_events"]), dg.AssetKey(["syncs", "vip_winback_to_parquet"]),
+            dg.AssetKey(["shopify", "order"]), dg.AssetKey(["profile_predictions"])} <= hourly
+    # ... and neither are their tests (asset checks).
+    hourly_checks = defs.resolve_job_def("hourly_run").asset_layer.asset_graph.asset_check_keys
+    assert not {c for c in hourly_checks if c.asset_key in daily_keys}
+    assert defs.resolve_job_def("daily_models").asset_layer.executable_asset_keys == daily_keys
+    assert defs.resolve_job_def("hourly_pipeline").asset_layer.executable_asset_keys >= daily_keys
+    condition = graph.get(dg.AssetKey(["marts", "order_attribution"])).automation_condition
+    assert "0 5 * * *" in str(condition)

@@ -31,6 +31,7 @@ from dagster_dbt import (
 
 from orchestration import settings
 from orchestration.loads.resources import WarehouseResource
+from orchestration.schedules import DAILY_MODELS, DAILY_TAG
 
 from .project import dbt_env, ensure_manifest, environment
 
@@ -49,8 +50,12 @@ class CdpTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        # Build as soon as anything a model reads has changed (the loads, an upstream model,
-        # the scores); a time-partitioned model builds its latest day.
+        # Daily models (dbt tag "daily": BI analytics, data quality) build once a day, after
+        # DAILY_MODELS (cron), once what they read has been updated since. Every other model
+        # builds as soon as anything it reads has changed (the loads, an upstream model, the
+        # scores); a time-partitioned model builds its latest day.
+        if DAILY_TAG in dbt_resource_props.get("tags", []):
+            return dg.AutomationCondition.on_cron(DAILY_MODELS, "UTC")
         return dg.AutomationCondition.eager()
 
 

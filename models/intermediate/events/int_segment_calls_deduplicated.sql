@@ -1,5 +1,5 @@
 -- Indentation rules off for this model: its four tables are read by one Jinja loop, which
--- sqlfluff's indentation rules cannot lay out.
+-- the linter's indentation rules cannot lay out.
 -- noqa: disable=LT02
 {{ config(
     materialized='incremental',
