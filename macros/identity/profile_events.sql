@@ -1,4 +1,13 @@
 {#
+    The newest load of `source_name` the incremental profile_events holds (max loaded_at;
+    1900-01-01 before any): a build takes that source's rows loaded at or after it.
+#}
+{% macro profile_events_loaded_since(source_name) -%}
+    (select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+     from {{ this }} where source = '{{ source_name }}')
+{%- endmacro %}
+
+{#
     Pre-hook of the incremental profile_events mart: deletes the events whose source row (a
     Klaviyo event, a Shopify order, a Zendesk ticket) came back deleted (_fivetran_deleted,
     or a Shopify test order) in a load since the newest one of that source the table holds.
@@ -21,8 +30,7 @@
                 select cast(id as {{ dbt.type_string() }}) from {{ source(source_name, table) }}
                 where
                     ({{ gone }})
-                    and _fivetran_synced >= (
-                        select max(loaded_at) from {{ this }} where source = '{{ source_name }}')
+                    and _fivetran_synced >= {{ cdp.profile_events_loaded_since(source_name) }}
             ))
         {%- endfor %}
     {%- else -%}

@@ -14,6 +14,14 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#-
+    When this dbt invocation started (run_started_at, UTC, whole seconds) as a SQL timestamp:
+    the build time stateful models stamp their rows with.
+-#}
+{% macro build_started_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
 {% macro utc_now() -%}
     {{ return(adapter.dispatch('utc_now', 'cdp')()) }}
 {%- endmacro %}

@@ -307,13 +307,13 @@ def score(con, clock: dt.datetime, evaluation: bool = True, refit_after_hours: f
     churn = np.rint(100 * p_no_purchase(par, s, CHURN_DAYS)).astype(int)
     orders_12m = expected_purchases(par, s, VALUE_DAYS)
     order_value = expected_order_value(par, s)
-    figures = {"fitted_at": _utc_now().isoformat(sep=" "), "as_of": clock.isoformat(sep=" "),
-               "engine": warehouse.engine, "customers": len(s.profile_id), "parameters": asdict(par)}
-    figures["scored_at"] = figures["fitted_at"]
+    now = _utc_now().isoformat(sep=" ")
+    figures = {"fitted_at": reused["fitted_at"] if reused else now, "scored_at": now,
+               "as_of": clock.isoformat(sep=" "), "engine": warehouse.engine, "customers": len(s.profile_id),
+               "parameters": asdict(par)}
     if reused:
         # The fit (and its evaluation) is that run's; this one only scored.
         figures["reused_fit_of"] = {"as_of": reused["as_of"], "fitted_at": reused["fitted_at"]}
-        figures["fitted_at"] = reused["fitted_at"]
     elif evaluation:
         try:
             figures["evaluation"] = evaluate(profile_id, occurred_at, value, clock)
@@ -383,16 +383,15 @@ def write_unscored(con, clock: dt.datetime, reason: str) -> None:
                       "expected_order_value": pa.array([], pa.float64()),
                       "predicted_value_12m": pa.array([], pa.float64())})
     _write(warehouse, empty, clock.isoformat(sep=" "), now)
-    _log_run(warehouse, {"fitted_at": now, "as_of": clock.isoformat(sep=" "), "engine": warehouse.engine,
-                         "customers": 0, "unscored": reason})
+    _log_run(warehouse, {"fitted_at": now, "scored_at": now, "as_of": clock.isoformat(sep=" "),
+                         "engine": warehouse.engine, "customers": 0, "unscored": reason})
 
 
 def _log_run(warehouse, figures: dict) -> None:
     timestamp = warehouse.timestamp
     warehouse.execute(RUNS_DDL.format(timestamp=timestamp))
     warehouse.execute(RUNS_INSERT.format(timestamp=timestamp),
-                      [figures.get("scored_at", figures["fitted_at"]), figures["as_of"], figures["customers"],
-                       json.dumps(figures)])
+                      [figures["scored_at"], figures["as_of"], figures["customers"], json.dumps(figures)])
 
 
 def _utc_now() -> dt.datetime:

@@ -23,7 +23,7 @@
     changed_at = the build's start; a device that lost every link keeps a row with null
     fingerprint. A full refresh writes every device, changed now.
 #}
-{%- set build_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+{%- set build_at = cdp.build_started_at() -%}
 {%- set stretch_hash = cdp.node_id(cdp.surrogate_key(
     ['profile_id', 'valid_from', 'valid_to', 'stretch_number', 'is_over_limit'])) %}
 

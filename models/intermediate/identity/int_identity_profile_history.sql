@@ -27,7 +27,7 @@
     Each build closes the rows of records whose profile changed (valid_to = this build's
     start) and opens new ones; identity_merge_events reads the changes.
 #}
-{%- set build_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+{%- set build_at = cdp.build_started_at() -%}
 
 with
 

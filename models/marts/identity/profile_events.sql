@@ -40,14 +40,10 @@
 ) }}
 {%- set shopify_record_key = "'shopify_customer_id:' || cast(o.customer_id as " ~ dbt.type_string() ~ ")" -%}
 {%- set zendesk_record_key = "'zendesk_user_id:' || cast(t.requester_id as " ~ dbt.type_string() ~ ")" -%}
-{%- set build_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+{%- set build_at = cdp.build_started_at() -%}
 {%- if is_incremental() -%}
-{#- The newest load of a source this table holds (>=: a load running at the last build is taken again). -#}
-{%- set loaded_since = "(select coalesce(max(loaded_at), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")) from "
-                       ~ this ~ " where source = '@source@')" -%}
-{%- set segment_batch = "loaded_at >= " ~ loaded_since.replace('@source@', 'segment')
-    ~ " or 'user_id:' || user_id in (select record_key from changed_records)"
-    ~ " or anonymous_id in (select anonymous_id from changed_devices)" -%}
+{#- When this table was last built: records and devices changed after it are attributed again. -#}
+{%- set last_build = "(select max(attributed_at) from " ~ this ~ ")" -%}
 {%- endif %}
 with
 
@@ -58,8 +54,8 @@ changed_records as (
 
     select record_key from {{ ref('int_identity_profile_history') }}
     where
-        valid_from > (select max(attributed_at) from {{ this }})
-        or valid_to > (select max(attributed_at) from {{ this }})
+        valid_from > {{ last_build }}
+        or valid_to > {{ last_build }}
 
 ),
 
@@ -67,46 +63,30 @@ changed_records as (
 changed_devices as (
 
     select anonymous_id from {{ ref('int_device_link_changes') }}
-    where changed_at > (select max(attributed_at) from {{ this }})
+    where changed_at > {{ last_build }}
 
 ),
 
 {% endif %}
 
 -- One import per kind of call: a CTE read three times would be materialised whole first.
-track_calls as (
+{% for call_type in ['track', 'page', 'screen'] %}
+{{ call_type }}_calls as (
 
     select * from {{ ref('int_segment_calls_deduplicated') }}
     where
-        call_type = 'track'
+        call_type = '{{ call_type }}'
         {%- if is_incremental() %}
-        and ({{ segment_batch }})
+        and (
+            loaded_at >= {{ cdp.profile_events_loaded_since('segment') }}
+            or 'user_id:' || user_id in (select record_key from changed_records)
+            or anonymous_id in (select anonymous_id from changed_devices)
+        )
         {%- endif %}
 
 ),
 
-page_calls as (
-
-    select * from {{ ref('int_segment_calls_deduplicated') }}
-    where
-        call_type = 'page'
-        {%- if is_incremental() %}
-        and ({{ segment_batch }})
-        {%- endif %}
-
-),
-
-screen_calls as (
-
-    select * from {{ ref('int_segment_calls_deduplicated') }}
-    where
-        call_type = 'screen'
-        {%- if is_incremental() %}
-        and ({{ segment_batch }})
-        {%- endif %}
-
-),
-
+{% endfor %}
 product_viewed as (
 
     select * from {{ ref('stg_segment__product_viewed_events') }}
@@ -136,7 +116,7 @@ klaviyo_events as (
     select * from {{ ref('stg_klaviyo__events') }}
     {%- if is_incremental() %}
     where
-        synced_at >= {{ loaded_since.replace('@source@', 'klaviyo') }}
+        synced_at >= {{ cdp.profile_events_loaded_since('klaviyo') }}
         or 'klaviyo_person_id:' || person_id in (select record_key from changed_records)
     {%- endif %}
 
@@ -147,7 +127,7 @@ shopify_orders as (
     select * from {{ ref('stg_shopify__orders') }}
     {%- if is_incremental() %}
     where
-        synced_at >= {{ loaded_since.replace('@source@', 'shopify') }}
+        synced_at >= {{ cdp.profile_events_loaded_since('shopify') }}
         or 'shopify_customer_id:' || cast(customer_id as {{ dbt.type_string() }})
         in (select record_key from changed_records)
     {%- endif %}
@@ -159,7 +139,7 @@ zendesk_tickets as (
     select * from {{ ref('stg_zendesk__tickets') }}
     {%- if is_incremental() %}
     where
-        synced_at >= {{ loaded_since.replace('@source@', 'zendesk') }}
+        synced_at >= {{ cdp.profile_events_loaded_since('zendesk') }}
         or 'zendesk_user_id:' || cast(requester_id as {{ dbt.type_string() }})
         in (select record_key from changed_records)
     {%- endif %}
