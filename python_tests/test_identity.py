@@ -27,6 +27,8 @@ from orchestration.lib.raw_tables import raw_tables
 from orchestration.loads.warehouse import Warehouse
 
 IDENTITY = "+path:models/marts/identity"
+# The golden-record survivors (incremental on the profiles whose inputs changed) and all they read.
+GOLDEN = "+int_profile_field_survivors"
 
 
 def dbt_on(path: Path, args: list[str]):
@@ -253,7 +255,7 @@ def scenario(tmp_path_factory):
     con.close()
 
     builds = {}
-    outcome = dbt_on(path, ["build", "-s", IDENTITY, "--indirect-selection", "cautious"])
+    outcome = dbt_on(path, ["build", "-s", IDENTITY, GOLDEN, "--indirect-selection", "cautious"])
     assert outcome.success, outcome.failures
     builds[1] = _state(path)
 
@@ -266,7 +268,7 @@ def scenario(tmp_path_factory):
     insert(con, "klaviyo", "event", id="E2", person_id="K9", type="Opened Email", timestamp=later, datetime=later,
            _fivetran_synced=later, _fivetran_deleted=False)
     con.close()
-    outcome = dbt_on(path, ["run", "-s", IDENTITY])
+    outcome = dbt_on(path, ["run", "-s", IDENTITY, GOLDEN])
     assert outcome.success, outcome.failures
     builds[2] = _state(path)
 
@@ -279,7 +281,7 @@ def scenario(tmp_path_factory):
            datetime=later + dt.timedelta(hours=1), _fivetran_synced=later + dt.timedelta(hours=1),
            _fivetran_deleted=False)
     con.close()
-    outcome = dbt_on(path, ["run", "-s", IDENTITY])
+    outcome = dbt_on(path, ["run", "-s", IDENTITY, GOLDEN])
     assert outcome.success, outcome.failures
     builds[3] = _state(path)
     # The same data, profile_events rebuilt from scratch (profile ids are kept by their history).
@@ -288,7 +290,7 @@ def scenario(tmp_path_factory):
     con.execute("checkpoint")  # dbt's connection may still hold the last build in the write-ahead log
     con.close()
     shutil.copy(path, rebuilt)
-    outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", "profile_events"])
+    outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", "profile_events", "int_profile_field_survivors"])
     assert outcome.success, outcome.failures
     builds["rebuilt"] = _state(rebuilt)
     return builds
@@ -312,6 +314,13 @@ def _state(path: Path) -> dict:
                                       order by identifier_value, valid_from""").fetchall(),
             "quarantine": con.execute("""select identifier_type, identifier_value, status, people_count
                                          from marts.identity_quarantine""").fetchall(),
+            "golden": con.execute("""select profile_id, field, value, record_key, rule, supporting_records,
+                                            candidate_values
+                                     from intermediate.int_profile_field_survivors
+                                     order by profile_id, field""").fetchall(),
+            "golden_computed": dict(con.execute("""select profile_id, max(computed_at)
+                                                   from intermediate.int_profile_field_survivors
+                                                   group by profile_id""").fetchall()),
             "ledger": con.execute("""select event_type, survivor_profile_id, absorbed_profile_id, split_profile_id,
                                             cause_rule, cause_broken_rule
                                      from marts.identity_merge_events order by built_at""").fetchall(),
@@ -392,14 +401,14 @@ def incremental_and_full(tmp_path_factory):
     folder = tmp_path_factory.mktemp("incremental")
     path = folder / "incremental.duckdb"
     start_simulation(path, 11, 1_000, "2026-06-01", report=lambda m: None)
-    outcome = dbt_on(path, ["build", "-s", IDENTITY, "--indirect-selection", "cautious"])
+    outcome = dbt_on(path, ["build", "-s", IDENTITY, GOLDEN, "--indirect-selection", "cautious"])
     assert outcome.success, outcome.failures
     advance(path, 24 * 60, report=lambda m: None)
-    outcome = dbt_on(path, ["run", "-s", IDENTITY])
+    outcome = dbt_on(path, ["run", "-s", IDENTITY, GOLDEN])
     assert outcome.success, outcome.failures
     rebuilt = folder / "rebuilt.duckdb"
     shutil.copy(path, rebuilt)
-    outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", IDENTITY])
+    outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", IDENTITY, GOLDEN])
     assert outcome.success, outcome.failures
     return path, rebuilt
 
@@ -449,6 +458,34 @@ EVENT_COLUMNS = ("event_id, profile_id, event_name, occurred_at, source, source_
                  "properties, loaded_at")
 
 
+GOLDEN_COLUMNS = ("profile_id, field_group, field, value, rule, source, record_key, source_record_id, observed_at, "
+                  "supporting_records, candidate_values")
+
+
+def test_an_incremental_golden_record_holds_the_rows_of_a_full_rebuild(incremental_and_full):
+    """int_profile_field_survivors after the new load batch (chosen again only for the profiles
+    whose inputs changed) holds exactly the rows a full rebuild makes, and kept the rows of
+    the profiles nothing touched."""
+    incremental, rebuilt = incremental_and_full
+    con = duckdb.connect(str(incremental))
+    try:
+        con.execute(f"attach '{rebuilt}' as rebuilt (read_only)")
+        table = "intermediate.int_profile_field_survivors"
+        differ = [con.execute(f"""select count(*) from (select {GOLDEN_COLUMNS} from {a}
+                                  except all select {GOLDEN_COLUMNS} from {b})""").fetchone()[0]
+                  for a, b in ((table, f"rebuilt.{table}"), (f"rebuilt.{table}", table))]
+        builds = con.execute(f"select computed_at, count(distinct profile_id) from {table} group by 1 order by 1").fetchall()
+        changes = con.execute("""select count(*), count(input_count) from intermediate.int_profile_field_changes
+                                 where changed_at = (select max(changed_at) from intermediate.int_profile_field_changes)""").fetchone()
+    finally:
+        con.close()
+    assert differ == [0, 0]
+    assert len(builds) == 2, builds  # some profiles kept their first build's values ...
+    assert builds[0][1] > 0 and builds[1][1] > 0
+    # ... and the second build chose again for exactly the profiles whose inputs changed (and still exist).
+    assert builds[1][1] == changes[1], (builds, changes)
+
+
 def test_an_incremental_profile_events_holds_the_rows_of_a_full_rebuild(incremental_and_full):
     """profile_events after the new load batch (incremental: new events, and old ones whose
     record or device changed profile) holds exactly the rows a full rebuild makes."""
@@ -481,6 +518,35 @@ def test_an_incremental_profile_events_holds_the_rows_of_a_full_rebuild(incremen
     assert builds[0][1] > total / 2, builds
     # ... and identity changes made the second one attribute some old events again.
     assert reattributed > 0
+
+
+def test_golden_records_follow_a_merge_and_a_split_incrementally(scenario):
+    """The incremental golden record (int_profile_field_survivors) chooses again for the
+    profiles whose inputs changed: after the merge, Ann's profile offers her Klaviyo phone
+    and the absorbed profile has no golden values left; after the split, the table is the one
+    a rebuild from scratch makes, and Cristiano's profile (untouched) was never rewritten."""
+    one, two, three = scenario[1], scenario[2], scenario[3]
+    ann, klaviyo = one["profiles"]["shopify_customer_id:201"], one["profiles"]["klaviyo_person_id:K1"]
+    assert ann != klaviyo
+
+    def golden(state, profile):
+        return {field: value for p, field, value, *_ in state["golden"] if p == profile}
+
+    assert golden(one, klaviyo)["phone"] == "+14155550100"
+    assert "phone" not in golden(one, ann)
+    merged = two["profiles"]["klaviyo_person_id:K1"]
+    assert merged == two["profiles"]["shopify_customer_id:201"] == ann  # Ann's Shopify anchor was seen first
+    assert golden(two, ann)["phone"] == "+14155550100"
+    # (ann@example.org is on the blocklist, a reserved example domain: her work address wins)
+    assert golden(two, ann)["email"] == "ann.lee@work.example.net"
+    assert golden(one, ann).get("email") is None
+    assert golden(two, klaviyo) == {}  # absorbed: its rows are gone
+    assert three["golden"] == scenario["rebuilt"]["golden"]
+    assert three["profiles"]["klaviyo_person_id:K1"] != ann
+    cristiano = one["profiles"]["shopify_customer_id:101"]
+    assert {r for r in three["golden"] if r[0] == cristiano} == {r for r in one["golden"] if r[0] == cristiano}
+    assert three["golden_computed"][cristiano] == one["golden_computed"][cristiano]
+    assert three["golden_computed"][ann] > two["golden_computed"][ann] > one["golden_computed"][ann]
 
 
 def test_profile_events_follow_a_merge_and_a_split_incrementally(scenario):

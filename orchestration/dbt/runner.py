@@ -28,7 +28,10 @@ def run_dbt(args: list[str], target: str | None = None) -> DbtOutcome:
     full = [*args, "--project-dir", str(settings.PROJECT_DIR), "--profiles-dir", str(settings.profiles_dir()),
             "--target", target]
     with environment(dbt_env(target)):
-        result = dbtRunner().invoke(full)
+        try:
+            result = dbtRunner().invoke(full)
+        finally:
+            release_duckdb()
     outcome = DbtOutcome(success=bool(result.success))
     for r in getattr(result.result, "results", None) or []:
         node = r.node
@@ -43,3 +46,21 @@ def run_dbt(args: list[str], target: str | None = None) -> DbtOutcome:
         # The whole message on one line: its first line is only "Runtime Error".
         outcome.failures.append(" ".join(str(result.exception).split())[:1000])
     return outcome
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after an in-process run.
+
+    dbt-duckdb holds one database instance per process (a class attribute of its connection
+    manager) until a run with other credentials replaces it; meanwhile the file stays locked,
+    with the last build possibly still in its write-ahead log, and DuckDB refuses to open it a
+    second time in the process (as an attached database, say). Closing it checkpoints the file;
+    the next run opens it again (milliseconds)."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # a Snowflake-only installation
+        return
+    with DuckDBConnectionManager._LOCK:
+        env, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+        if env is not None:
+            env.close()
