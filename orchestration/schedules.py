@@ -7,7 +7,9 @@ In production (docs/dagster.md):
   follows each load run); each sync runs on its own cron once the mart it reads has been
   rebuilt since the tick (exports/assets.py).
 - ``daily_quality_checks_schedule``: every check once a day (dbt tests, the Great
-  Expectations suites, source and mart freshness), whatever ran or did not.
+  Expectations suites on every row, source and mart freshness), whatever ran or did not.
+  In other runs the suites of event tables (``new_rows_by`` in quality/expectations.yml)
+  check the rows written since their last run.
 - The daily models (dbt tag ``daily``: BI analytics and data-quality marts, which nothing
   hourly reads) build once a day: by automation after 05:00 UTC, or with the
   ``daily_models`` job.
@@ -28,6 +30,9 @@ import dagster as dg
 HOURLY = "0 * * * *"
 DAILY_MODELS = "0 5 * * *"
 DAILY_QUALITY = "0 6 * * *"
+# The Great Expectations suites with new_rows_by check only the rows written since their last
+# run, except in runs with this tag (orchestration/quality/checks.py).
+FULL_QUALITY = {"cdp/quality_scope": "full"}
 DAILY_TAG = "daily"  # dbt models tagged daily (dbt_project.yml); dagster-dbt makes each dbt tag an asset tag
 
 
@@ -39,7 +44,7 @@ def build_automation(load_assets: list) -> dict:
         description="Sync every connector (the simulator's clock first, when simulating). What follows runs by "
                     "declarative automation (sensor cdp_automation).")
     hourly_pipeline = dg.define_asset_job(
-        name="hourly_pipeline", selection=dg.AssetSelection.all(),
+        name="hourly_pipeline", selection=dg.AssetSelection.all(), tags=FULL_QUALITY,
         description="The whole pipeline in one run: loads, dbt build, scores, syncs, their checks. For a first "
                     "load or a demo; hourly_run is what each hour needs.")
     daily_models = dg.AssetSelection.tag(DAILY_TAG, "")
@@ -50,7 +55,7 @@ def build_automation(load_assets: list) -> dict:
         name="daily_models", selection=daily_models,
         description="The daily dbt models (tag daily: BI analytics and data-quality marts) with their tests.")
     daily_quality = dg.define_asset_job(
-        name="daily_quality_checks", selection=dg.AssetSelection.all_asset_checks(),
+        name="daily_quality_checks", selection=dg.AssetSelection.all_asset_checks(), tags=FULL_QUALITY,
         description="Every asset check, without materializing anything: dbt tests, Great Expectations suites, "
                     "source freshness, mart freshness.")
     schedules = [

@@ -36,6 +36,12 @@ def test_bad_declarations_are_refused_with_the_fix():
         parse(suite(check="valid", column="e", pattern="email", min_rate=95))
     with pytest.raises(QualityConfigError, match="missing 'max_growth'"):
         parse(suite(check="row_count_change", max_drop=0.5))
+    with pytest.raises(QualityConfigError, match="new_rows_by is the name of one column"):
+        parse({"suites": [{"name": "s", "asset": ["a"], "relation": "t", "new_rows_by": ["a", "b"],
+                           "expectations": [{"check": "unique", "column": "id"}]}]})
+    with pytest.raises(QualityConfigError, match="unknown key\\(s\\) new_rows"):
+        parse({"suites": [{"name": "s", "asset": ["a"], "relation": "t", "new_rows": "loaded_at",
+                           "expectations": [{"check": "unique", "column": "id"}]}]})
     assert {s.name for s in load_suites().values()} >= {"profiles", "profile_identifiers", "profile_events",
                                                          "audience_members", "shopify_customer"}
 
@@ -59,6 +65,49 @@ def test_suites_pass_on_simulated_data_and_fail_on_injected_bad_data(copy):
     assert klaviyo.previous_count > klaviyo.row_count
     assert con.execute("select count(distinct run_id) from _cdp_quality.row_counts").fetchone()[0] == 2
     con.close()
+
+
+def test_an_hourly_run_checks_the_new_rows_and_the_daily_run_every_row(copy):
+    """segment.tracks names new_rows_by (its load time): a new_rows run validates only the
+    rows loaded since the last run, with the row-count change on the whole table; a full run
+    validates every row."""
+    suite = load_suites()["segment_tracks"]
+    assert suite.new_rows_by == "uuid_ts"
+    con = duckdb.connect(str(copy))
+    try:
+        first = run_suite(suite, con, run_id="first", scope="new_rows")  # no run before: every row
+        assert first.scope == "full" and first.checked_rows == first.row_count > 1000
+        assert not first.failed("error")
+        loaded = con.execute("select max(uuid_ts) from segment.tracks").fetchone()[0]
+        # A later load brings 5 calls, one of them without an event name; an old row is broken too.
+        con.execute("""insert into segment.tracks by name
+            select * replace ('late-' || id as id, ? + interval 1 hour as uuid_ts,
+                              case when id = (select min(id) from segment.tracks) then null else event end as event)
+            from segment.tracks where id in (select id from segment.tracks order by id limit 5)""", [loaded])
+        con.execute("""update segment.tracks set event = null
+                       where id = (select max(id) from segment.tracks where id not like 'late-%')""")
+        hourly = run_suite(suite, con, run_id="hourly", scope="new_rows")
+        assert hourly.scope == "new_rows" and hourly.new_since == loaded
+        assert hourly.checked_rows == 5 and hourly.row_count == first.row_count + 5
+        failed = {o.expectation.label: o.observed for o in hourly.failed("error")}
+        assert list(failed) == ["not_null(event)"] and failed["not_null(event)"]["rows"] == 5
+        counts = {o.expectation.label: o.observed for o in hourly.outcomes}["row_count_change(table)"]
+        assert counts == {"row_count": first.row_count + 5, "previous": first.row_count}
+        nothing_new = run_suite(suite, con, run_id="again", scope="new_rows")
+        assert nothing_new.checked_rows == 0 and not nothing_new.failed()
+        daily = run_suite(suite, con, run_id="daily", scope="full")
+        assert daily.checked_rows == daily.row_count
+        assert [o.expectation.label for o in daily.failed("error")] == ["not_null(event)"]
+        assert {o.expectation.label: o.observed for o in daily.failed("error")}["not_null(event)"]["rows"] == \
+            first.row_count + 5
+        recorded = con.execute("""select run_id, scope, row_count from _cdp_quality.row_counts
+                                  where suite = 'segment_tracks' order by counted_at""").fetchall()
+        assert recorded == [("first", "full", first.row_count), ("hourly", "new_rows", first.row_count + 5),
+                            ("again", "new_rows", first.row_count + 5), ("daily", "full", first.row_count + 5)]
+        with pytest.raises(ValueError, match="quality scope must be one of full, new_rows"):
+            run_suite(suite, con, scope="hourly")
+    finally:
+        con.close()
 
 
 def test_freshness_is_measured_against_the_simulation_clock(copy):

@@ -4,6 +4,10 @@
   checks: ``expectations_error`` (blocking: when it fails, nothing downstream of the table
   runs in that run; for a mart that means the syncs reading it) and ``expectations_warn``
   (reported, blocks nothing).
+- Scope: a suite with ``new_rows_by`` validates the rows written since its last run, unless
+  the run is tagged ``cdp/quality_scope: full`` (the daily_quality_checks job and the one-shot
+  hourly_pipeline are): the hourly runs check what the hour brought, the daily checks
+  everything. The row-count change is always on the whole table.
 - ``freshness`` on every raw table with a dbt freshness threshold, against the warehouse
   clock (orchestration/quality/freshness.py), warn or error severity as dbt would say; it
   blocks nothing: stale data is still the newest there is.
@@ -18,6 +22,7 @@ from .config import Suite, load_suites
 from .freshness import freshness_rules, measure, warehouse_clock
 
 WAREHOUSE_POOL = "duckdb_warehouse"  # the check records row counts: one writer at a time
+SCOPE_TAG = "cdp/quality_scope"  # a run tag: full (every row) or new_rows (the default)
 CHECK_NAMES = {"error": "expectations_error", "warn": "expectations_warn"}
 SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 
@@ -36,9 +41,11 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         from .expectations import run_suite
 
+        scope = context.run.tags.get(SCOPE_TAG, "new_rows")
         with warehouse.connect() as wh:
-            result = run_suite(suite, wh, run_id=context.run.run_id, clock=warehouse_clock(wh))
-        context.log.info(f"{suite.name}: {result.row_count} rows in {result.seconds:.2f} s")
+            result = run_suite(suite, wh, run_id=context.run.run_id, clock=warehouse_clock(wh),
+                               scope=scope if suite.new_rows_by else "full")
+        context.log.info(f"{suite.name}: {result.scope_text} in {result.seconds:.2f} s")
         for severity in severities:
             outcomes = result.of(severity)
             failed = [o for o in outcomes if not o.passed]
@@ -47,6 +54,7 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
                 description=("; ".join(o.describe() for o in failed) if failed
                              else f"{len(outcomes)} expectations passed"),
                 metadata={"rows": result.row_count, "previous_rows": result.previous_count,
+                          "scope": result.scope_text, "checked_rows": result.checked_rows,
                           "seconds": round(result.seconds, 3),
                           "failed": len(failed),
                           **{o.expectation.label: dg.MetadataValue.json(o.observed | {"passed": o.passed})

@@ -54,6 +54,9 @@ class Suite:
     where: str | None
     expectations: tuple[Expectation, ...]
     patterns: dict = field(default_factory=dict, compare=False, hash=False)
+    # A column that says when a row was written (a load time, a build time): an hourly check
+    # validates the rows written since the last check; a full check (the daily job) all rows.
+    new_rows_by: str | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -108,11 +111,19 @@ def parse(doc: dict, where: str = "quality/expectations.yml") -> dict[str, Suite
         if name in suites:
             raise QualityConfigError(f"{where}: suite '{name}' is declared twice")
         asset = raw["asset"]
+        new_rows_by = raw.get("new_rows_by")
+        if new_rows_by is not None and (not isinstance(new_rows_by, str) or not new_rows_by.strip()):
+            raise QualityConfigError(f"{where}: suite '{name}': new_rows_by is the name of one column that says "
+                                     f"when a row was written (a load or build time), got {new_rows_by!r}")
+        unknown = set(raw) - {"name", "asset", "relation", "where", "expectations", "new_rows_by"}
+        if unknown:
+            raise QualityConfigError(f"{where}: suite '{name}': unknown key(s) {', '.join(sorted(unknown))}; a suite "
+                                     "takes name, asset, relation, where, new_rows_by and expectations")
         suites[name] = Suite(
             name=name, asset_key=tuple(asset if isinstance(asset, list) else str(asset).split("/")),
             relation=raw["relation"], where=raw.get("where"),
             expectations=tuple(_expectation(e, name, patterns, where) for e in raw["expectations"]),
-            patterns=patterns)
+            patterns=patterns, new_rows_by=new_rows_by)
     return suites
 
 
