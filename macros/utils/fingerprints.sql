@@ -2,9 +2,12 @@
     Change detection by fingerprint, for incremental models that record when each key's inputs
     last changed (int_device_link_changes, int_profile_field_changes).
 
-    fingerprint(expression): an aggregate - the sum of a 63-bit hash of the expression over
-    the group's rows, modulo a prime below 2^63, so it stays a bigint however many rows
-    (order does not matter; each engine's own hash, stable on that engine).
+    fingerprint_row(columns): a 63-bit hash of one row's columns (the engine's own
+    multi-argument hash, hash(a, b, ...) on DuckDB and Snowflake: stable on each engine,
+    nulls hashed by position).
+
+    fingerprint(row_hash): an aggregate - the sum of the rows' hashes modulo a prime below
+    2^63, so it stays a bigint however many rows. Order does not matter.
 
     changed_fingerprints(current, key, count_column, fingerprint_column): the rows of the
     relation or CTE `current` (one per key, with a row count and a fingerprint) whose count or
@@ -12,8 +15,12 @@
     fingerprint for each stored key that has no rows any more (written once). Not incremental
     (first build, full refresh): every row of `current`.
 -#}
-{% macro fingerprint(expression) -%}
-    cast(sum({{ cdp.node_id(expression) }}) % 9223372036854775783 as {{ dbt.type_bigint() }})
+{% macro fingerprint_row(columns) -%}
+    {{ cdp.node_id(columns | join(', ')) }}
+{%- endmacro %}
+
+{% macro fingerprint(row_hash) -%}
+    cast(sum({{ row_hash }}) % 9223372036854775783 as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
 {% macro changed_fingerprints(current, key, count_column, fingerprint_column) -%}

@@ -35,7 +35,9 @@ current_links as (
     select
         anonymous_id,
         count(*) as stretch_count,
-        {{ cdp.fingerprint(stretch_key) }} as links_fingerprint
+        -- (the hash of one column, the stretch's surrogate key: the fingerprints stored
+        -- before the macro existed stay valid)
+        {{ cdp.fingerprint(cdp.fingerprint_row([stretch_key])) }} as links_fingerprint
     from links
     group by anonymous_id
 

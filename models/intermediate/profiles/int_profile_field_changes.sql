@@ -16,9 +16,10 @@
     value, its normalised key, completeness, source, record, when the record confirmed and
     first had it) with the rule and source priority of its field, and each consent choice
     with its rule. They are summarised as a fingerprint: their number and the sum of a 63-bit
-    hash of each, modulo a prime (macros/utils/fingerprints.sql). So a new or updated record, a merge or split, a forgotten record, a new
-    consent choice and an edited rule in seeds/profiles/golden_record_fields.csv all change
-    the fingerprint of the profiles they touch.
+    hash of each, modulo a prime (macros/utils/fingerprints.sql). So a new or updated record,
+    a merge or split, a forgotten record, a new consent choice and an edited rule in
+    seeds/profiles/golden_record_fields.csv all change the fingerprint of the profiles they
+    touch.
 
     A build writes the profiles whose fingerprint differs from the stored one, with
     changed_at = the build's start; a profile that lost every input (absorbed by a merge,
@@ -26,11 +27,12 @@
     refresh writes every profile, changed now.
 #}
 {%- set build_at = cdp.build_started_at() -%}
-{%- set candidate_key = cdp.surrogate_key([
-    "'candidate'", 'c.field_group', 'c.field', 'c.value', 'c.value_key', 'c.completeness', 'c.source',
-    'c.record_key', 'c.source_record_id', 'c.observed_at', 'c.first_observed_at', 'r.rule', 'r.source_priority']) -%}
-{%- set consent_key = cdp.surrogate_key([
-    "'consent'", 'c.channel', 'c.choice', 'c.is_explicit', 'c.chosen_at', 'c.source', 'c.record_key', 'r.rule']) %}
+{#- What survivorship reads of each input (the literal first column tells the two kinds apart). -#}
+{%- set candidate_columns = ["'candidate'", 'c.field_group', 'c.field', 'c.value', 'c.value_key', 'c.completeness',
+                             'c.source', 'c.record_key', 'c.source_record_id', 'c.observed_at', 'c.first_observed_at',
+                             'r.rule', 'r.source_priority'] -%}
+{%- set consent_columns = ["'consent'", 'c.channel', 'c.choice', 'c.is_explicit', 'c.chosen_at', 'c.source',
+                           'c.record_key', 'r.rule'] %}
 
 with
 
@@ -56,13 +58,13 @@ inputs as (
 
     select
         c.profile_id,
-        {{ candidate_key }} as input_key
+        {{ cdp.fingerprint_row(candidate_columns) }} as input_hash
     from candidates as c
     left join rules as r on c.field_group = r.field
     union all
     select
         c.profile_id,
-        {{ consent_key }} as input_key
+        {{ cdp.fingerprint_row(consent_columns) }} as input_hash
     from consent_choices as c
     left join rules as r on c.channel || '_consent' = r.field
 
@@ -73,7 +75,7 @@ current_inputs as (
     select
         profile_id,
         count(*) as input_count,
-        {{ cdp.fingerprint('input_key') }} as inputs_fingerprint
+        {{ cdp.fingerprint('input_hash') }} as inputs_fingerprint
     from inputs
     group by profile_id
 
