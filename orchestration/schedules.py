@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.quality.expectations import SCOPE_TAG
+
 HOURLY = "0 * * * *"
 DAILY_MODELS = "0 5 * * *"
 DAILY_QUALITY = "0 6 * * *"
 # The Great Expectations suites with new_rows_by check only the rows written since their last
 # run, except in runs with this tag (orchestration/quality/checks.py).
-FULL_QUALITY = {"cdp/quality_scope": "full"}
+FULL_QUALITY = {SCOPE_TAG: "full"}
 DAILY_TAG = "daily"  # dbt models tagged daily (dbt_project.yml); dagster-dbt makes each dbt tag an asset tag
 
 

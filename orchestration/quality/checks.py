@@ -19,10 +19,10 @@ import dagster as dg
 from orchestration.loads.resources import WarehouseResource
 
 from .config import Suite, load_suites
+from .expectations import SCOPE_TAG, run_suite
 from .freshness import freshness_rules, measure, warehouse_clock
 
 WAREHOUSE_POOL = "duckdb_warehouse"  # the check records row counts: one writer at a time
-SCOPE_TAG = "cdp/quality_scope"  # a run tag: full (every row) or new_rows (the default)
 CHECK_NAMES = {"error": "expectations_error", "warn": "expectations_warn"}
 SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 
@@ -39,12 +39,9 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
                           description=f"Great Expectations suite {suite.name} on {suite.relation} "
                                       "(quality/expectations.yml).")
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        from .expectations import run_suite
-
         scope = context.run.tags.get(SCOPE_TAG, "new_rows")
         with warehouse.connect() as wh:
-            result = run_suite(suite, wh, run_id=context.run.run_id, clock=warehouse_clock(wh),
-                               scope=scope if suite.new_rows_by else "full")
+            result = run_suite(suite, wh, run_id=context.run.run_id, clock=warehouse_clock(wh), scope=scope)
         context.log.info(f"{suite.name}: {result.scope_text} in {result.seconds:.2f} s")
         for severity in severities:
             outcomes = result.of(severity)

@@ -44,6 +44,9 @@ class Outcome:
 
 
 SCOPES = ("full", "new_rows")
+# The Dagster run tag that picks the scope (orchestration/quality/checks.py): "full" in the
+# daily checks and the one-shot pipeline (orchestration/schedules.py), else new_rows.
+SCOPE_TAG = "cdp/quality_scope"
 
 
 @dataclass
@@ -102,11 +105,6 @@ def previous_run(con, suite: str) -> tuple[int, dt.datetime | None] | None:
     row = wh.one(f"select row_count, checked_through from {ROW_COUNTS} where suite = ? "
                  "order by counted_at desc limit 1", [suite])
     return (int(row[0]), row[1]) if row else None
-
-
-def previous_count(con, suite: str) -> int | None:
-    last = previous_run(con, suite)
-    return last[0] if last else None
 
 
 def row_count_bounds(e: Expectation, previous: int) -> tuple[int, int]:
@@ -189,7 +187,7 @@ def run_suite(suite: Suite, con, run_id: str = "", clock: dt.datetime | None = N
     frame = wh.frame(f"select {', '.join(wh.quote(c) for c in suite.columns)} from {relation}{where}",
                      [since] if new_rows else [])
     row_count = total if total is not None else len(frame)
-    context, batch_definition = _context()
+    _, batch_definition = _context()
     gx_suite = gx.ExpectationSuite(name=f"{suite.name}")
     built = {}
     for i, e in enumerate(suite.expectations):
