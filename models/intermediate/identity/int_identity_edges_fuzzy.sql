@@ -108,7 +108,7 @@ phones as (
 
 ),
 
-people as (
+people_attributes as (
 
     select
         r.record_key,
@@ -137,6 +137,19 @@ people as (
 
 ),
 
+-- The forms people build addresses from (carolharrell, harrellcarol, charrell), once per
+-- record rather than once per pair.
+people as (
+
+    select
+        *,
+        first_letters || last_letters as name_forward,
+        last_letters || first_letters as name_backward,
+        left(first_letters, 1) || last_letters as name_initial
+    from people_attributes
+
+),
+
 block_key_rows as (
 
     select record_key, component, 'name_postcode' as block_rule,
@@ -159,13 +172,13 @@ block_key_rows as (
     select record_key, component, 'email_name', email_letters
     from people where email_letters is not null and length(email_letters) >= 5
     union all
-    select record_key, component, 'email_name', first_letters || last_letters
+    select record_key, component, 'email_name', name_forward
     from people where first_letters is not null and last_letters is not null
     union all
-    select record_key, component, 'email_name', last_letters || first_letters
+    select record_key, component, 'email_name', name_backward
     from people where first_letters is not null and last_letters is not null
     union all
-    select record_key, component, 'email_name', left(first_letters, 1) || last_letters
+    select record_key, component, 'email_name', name_initial
     from people where first_letters is not null and last_letters is not null and length(last_letters) >= 4
 
 ),
@@ -174,6 +187,7 @@ block_keys as (
 
     select
         k.*,
+        p.node_id,
         p.first_name is null as is_nameless
     from block_key_rows as k
     inner join people as p on k.record_key = p.record_key
@@ -192,15 +206,17 @@ usable_blocks as (
 
 ),
 
+-- Pairs are carried by node id (an integer) and oriented by record key: the first node is
+-- the record with the smaller key.
 candidate_pairs as (
 
     select distinct
-        record_a,
-        record_b
+        node_a,
+        node_b
     from (
         select
-            a.record_key as record_a,
-            b.record_key as record_b
+            a.node_id as node_a,
+            b.node_id as node_b
         from block_keys as a
         inner join usable_blocks as u on a.block_rule = u.block_rule and a.block_key = u.block_key
         inner join block_keys as b
@@ -215,8 +231,8 @@ candidate_pairs as (
         -- paired by the name blocks, if at all): at 1,000,000 people that skips ~50
         -- million pairs. Small blocks (a rare name) pair everyone, above.
         select
-            least(a.record_key, b.record_key),
-            greatest(a.record_key, b.record_key)
+            case when a.record_key < b.record_key then a.node_id else b.node_id end,
+            case when a.record_key < b.record_key then b.node_id else a.node_id end
         from block_keys as a
         inner join usable_blocks as u on a.block_rule = u.block_rule and a.block_key = u.block_key
         inner join block_keys as b
@@ -240,10 +256,10 @@ term_frequencies as (
 pairs as (
 
     select
-        p.record_a,
-        p.record_b,
-        a.node_id as node_a,
-        b.node_id as node_b,
+        a.record_key as record_a,
+        b.record_key as record_b,
+        p.node_a,
+        p.node_b,
         -- Comparison levels (null: one side unknown, no evidence either way).
         a.first_name is not null and b.first_name is not null as both_named,
         case
@@ -287,19 +303,20 @@ pairs as (
             when a.email_local is null or b.email_local is null then null
             when a.email_local = b.email_local then 'exact'
             -- A typo apart (one or two edits). Similarity would not do: addresses are built
-            -- from names, so two people called Jennifer Smith have similar ones.
+            -- from names, so two people called Jennifer Smith have similar ones. (Lengths
+            -- more than two apart cannot be: checked first, it spares most edit distances.)
             when length(a.email_local) >= 6
+                and abs(length(a.email_local) - length(b.email_local)) <= 2
                 and {{ cdp.edit_distance('a.email_local', 'b.email_local') }} <= 2 then 'close'
             else 'different'
         end as email_local_level,
         -- A record without a name, whose email spells the other record's name.
         case
             when a.first_name is not null and b.first_name is not null then null
-            when coalesce(a.email_letters, '') in (b.first_letters || b.last_letters, b.last_letters || b.first_letters)
-                or coalesce(b.email_letters, '') in (a.first_letters || a.last_letters, a.last_letters || a.first_letters)
+            when coalesce(a.email_letters, '') in (b.name_forward, b.name_backward)
+                or coalesce(b.email_letters, '') in (a.name_forward, a.name_backward)
                 then 'full'
-            when coalesce(a.email_letters, '') = left(b.first_letters, 1) || b.last_letters
-                or coalesce(b.email_letters, '') = left(a.first_letters, 1) || a.last_letters
+            when coalesce(a.email_letters, '') = b.name_initial or coalesce(b.email_letters, '') = a.name_initial
                 then 'initial'
             when coalesce(a.email_letters, '') = b.first_letters or coalesce(b.email_letters, '') = a.first_letters
                 then 'first'
@@ -316,8 +333,8 @@ pairs as (
         a.street,
         a.city
     from candidate_pairs as p
-    inner join people as a on p.record_a = a.record_key
-    inner join people as b on p.record_b = b.record_key
+    inner join people as a on p.node_a = a.node_id
+    inner join people as b on p.node_b = b.node_id
 
 ),
 
