@@ -27,8 +27,9 @@ from orchestration.lib.raw_tables import raw_tables
 from orchestration.loads.warehouse import Warehouse
 
 IDENTITY = "+path:models/marts/identity"
-# The golden-record survivors (incremental on the profiles whose inputs changed) and all they read.
-GOLDEN = "+int_profile_field_survivors"
+# The golden record's survivors and provenance (incremental on the profiles whose inputs changed)
+# and all they read.
+GOLDEN = "+profile_field_provenance"
 
 
 def dbt_on(path: Path, args: list[str]):
@@ -287,7 +288,8 @@ def scenario(tmp_path_factory):
     # The same data, profile_events rebuilt from scratch (profile ids are kept by their history).
     rebuilt = path.with_name("rebuilt.duckdb")
     shutil.copy(path, rebuilt)  # (run_dbt closed the file: the last build is checkpointed)
-    outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", "profile_events", "int_profile_field_survivors"])
+    outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", "profile_events", "int_profile_field_survivors",
+                               "profile_field_provenance"])
     assert outcome.success, outcome.failures
     builds["rebuilt"] = _state(rebuilt)
     return builds
@@ -318,6 +320,10 @@ def _state(path: Path) -> dict:
             "golden_computed": dict(con.execute("""select profile_id, max(computed_at)
                                                    from intermediate.int_profile_field_survivors
                                                    group by profile_id""").fetchall()),
+            "provenance": con.execute("""select profile_id, field, value, record_key, rule, supporting_records,
+                                                candidate_values
+                                         from marts.profile_field_provenance
+                                         order by profile_id, field""").fetchall(),
             "ledger": con.execute("""select event_type, survivor_profile_id, absorbed_profile_id, split_profile_id,
                                             cause_rule, cause_broken_rule
                                      from marts.identity_merge_events order by built_at""").fetchall(),
@@ -457,6 +463,8 @@ EVENT_COLUMNS = ("event_id, profile_id, event_name, occurred_at, source, source_
 
 GOLDEN_COLUMNS = ("profile_id, field_group, field, value, rule, source, record_key, source_record_id, observed_at, "
                   "supporting_records, candidate_values")
+# profile_field_provenance holds the survivors' rows, and when they were chosen.
+PROVENANCE_COLUMNS = GOLDEN_COLUMNS + ", computed_at"
 
 
 def test_an_incremental_golden_record_holds_the_rows_of_a_full_rebuild(incremental_and_full):
@@ -472,11 +480,23 @@ def test_an_incremental_golden_record_holds_the_rows_of_a_full_rebuild(increment
                                   except all select {GOLDEN_COLUMNS} from {b})""").fetchone()[0]
                   for a, b in ((table, f"rebuilt.{table}"), (f"rebuilt.{table}", table))]
         builds = con.execute(f"select computed_at, count(distinct profile_id) from {table} group by 1 order by 1").fetchall()
+        provenance = "marts.profile_field_provenance"
+        # The rebuild's values (chosen later), and this warehouse's survivors with their build time.
+        provenance_differ = [con.execute(f"""select count(*) from (select {columns} from {a}
+                                             except all select {columns} from {b})""").fetchone()[0]
+                             for a, b, columns in ((provenance, f"rebuilt.{provenance}", GOLDEN_COLUMNS),
+                                                   (f"rebuilt.{provenance}", provenance, GOLDEN_COLUMNS),
+                                                   (provenance, table, PROVENANCE_COLUMNS),
+                                                   (table, provenance, PROVENANCE_COLUMNS))]
+        provenance_builds = con.execute(f"""select computed_at, count(distinct profile_id) from {provenance}
+                                            group by 1 order by 1""").fetchall()
         changes = con.execute("""select count(*), count(input_count) from intermediate.int_profile_field_changes
                                  where changed_at = (select max(changed_at) from intermediate.int_profile_field_changes)""").fetchone()
     finally:
         con.close()
     assert differ == [0, 0]
+    assert provenance_differ == [0, 0, 0, 0]
+    assert provenance_builds == builds  # provenance rewrote the profiles survivorship chose again
     assert len(builds) == 2, builds  # some profiles kept their first build's values ...
     assert builds[0][1] > 0 and builds[1][1] > 0
     # ... and the second build chose again for exactly the profiles whose inputs changed (and still exist).
@@ -539,6 +559,9 @@ def test_golden_records_follow_a_merge_and_a_split_incrementally(scenario):
     assert golden(one, ann).get("email") is None
     assert golden(two, klaviyo) == {}  # absorbed: its rows are gone
     assert three["golden"] == scenario["rebuilt"]["golden"]
+    # profile_field_provenance follows incrementally: after each build it holds the survivors' rows.
+    for state in (one, two, three, scenario["rebuilt"]):
+        assert state["provenance"] == state["golden"]
     assert three["profiles"]["klaviyo_person_id:K1"] != ann
     cristiano = one["profiles"]["shopify_customer_id:101"]
     assert {r for r in three["golden"] if r[0] == cristiano} == {r for r in one["golden"] if r[0] == cristiano}

@@ -31,11 +31,11 @@
 {%- endmacro %}
 
 {#-
-    Post-hook of the incremental int_profile_field_survivors: delete the golden values of the
-    profiles that lost every input (int_profile_field_changes rows with no inputs: absorbed
+    Post-hook of the incremental int_profile_field_survivors and profile_field_provenance:
+    delete the golden values of the profiles that lost every input (int_profile_field_changes rows with no inputs: absorbed
     by a merge, or forgotten). delete+insert only replaces the profiles it has new rows for.
 -#}
-{% macro profile_field_survivors_drop_vanished() -%}
+{% macro profile_fields_drop_vanished() -%}
     delete from {{ this }}
     where profile_id in (select profile_id from {{ ref('int_profile_field_changes') }} where input_count is null)
 {%- endmacro %}

@@ -8,7 +8,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     post_hook=[
-        "{{ cdp.profile_field_survivors_drop_vanished() }}",
+        "{{ cdp.profile_fields_drop_vanished() }}",
         "{{ cdp.privacy_delete_forgotten({'profile_id': 'profile_id'}) }}",
     ],
 ) }}
