@@ -99,8 +99,45 @@
     {{ return(source) }}
 {%- endmacro %}
 
-{#- The value a trait reads from one row: a column, or an event property (events only). -#}
-{% macro trait_operand(name, spec, item, input, alias, default_type) -%}
+{#- The column of an events input that holds property `property` already read from the JSON
+    (trait_extracted_properties). -#}
+{% macro trait_property_column(property) -%}
+    {{ return('property__' ~ property) }}
+{%- endmacro %}
+
+{#-
+    The event properties the traits in `traits` read (value or `where`), each with the event
+    names of the traits that read it: {property: [literal, ...]}, or none for a property some
+    trait reads on every event. The events input extracts each once, for those events only
+    (`case when event_name in (...) then <json> end`), and the traits read that column
+    (extracted=true): the engine then parses each event's JSON once per property, and only on
+    the events some trait reads it on, not once per trait on every event.
+-#}
+{% macro trait_extracted_properties(traits) -%}
+    {%- set found = {} -%}
+    {%- for trait in traits if trait.spec.get('from', 'events') == 'events' -%}
+        {%- set names = [] -%}
+        {%- if trait.spec.get('event') -%}
+            {%- for n in ([trait.spec.event] if trait.spec.event is string else trait.spec.event) -%}
+                {%- do names.append(cdp.trait_literal(trait.name, n)) -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- set items = [trait.spec] + (trait.spec.get('where', []) | list) -%}
+        {%- for item in items if item is mapping and item.get('property') -%}
+            {%- set property = cdp.trait_identifier(trait.name, item.property, 'property') -%}
+            {%- if not names or (property in found and found[property] is none) -%}
+                {%- do found.update({property: none}) -%}
+            {%- else -%}
+                {%- do found.update({property: ((found.get(property) or []) + names) | unique | list}) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{%- endmacro %}
+
+{#- The value a trait reads from one row: a column, or an event property (events only; from
+    the extracted column when `extracted`, see trait_extracted_properties). -#}
+{% macro trait_operand(name, spec, item, input, alias, default_type, extracted=false) -%}
     {%- if item.get('column') -%}
         {%- set column = cdp.trait_identifier(name, item.column, 'column') -%}
         {%- if column not in cdp.trait_input_columns()[input] -%}
@@ -111,7 +148,12 @@
         {%- if input != 'events' -%}
             {{ cdp.trait_error(name, "properties exist on events only; for '" ~ input ~ "' name a column") }}
         {%- endif -%}
-        {%- set text = cdp.json_get_string(alias ~ '.properties', cdp.trait_identifier(name, item.property, 'property')) -%}
+        {%- set property = cdp.trait_identifier(name, item.property, 'property') -%}
+        {%- if extracted -%}
+            {%- set text = alias ~ '.' ~ cdp.trait_property_column(property) -%}
+        {%- else -%}
+            {%- set text = cdp.json_get_string(alias ~ '.properties', property) -%}
+        {%- endif -%}
         {%- set type = item.get('type', default_type) -%}
         {%- if type == 'number' -%}{{ return(dbt.safe_cast(text, dbt.type_float())) }}
         {%- elif type == 'timestamp' -%}{{ return(dbt.safe_cast(text, dbt.type_timestamp())) }}
@@ -124,7 +166,7 @@
 {%- endmacro %}
 
 {#- The rows a trait counts: its events (names, source), filters and time window. -#}
-{% macro trait_condition(name, spec, input, alias) -%}
+{% macro trait_condition(name, spec, input, alias, extracted=false) -%}
     {%- set parts = [] -%}
     {%- set time_column = alias ~ ('.started_at' if input == 'sessions' else '.occurred_at') -%}
     {%- if spec.get('event') -%}
@@ -139,7 +181,7 @@
     {%- endif -%}
     {%- for item in spec.get('where', []) -%}
         {%- if item is not mapping -%}{{ cdp.trait_error(name, "each 'where' entry is {property|column, op, value}") }}{%- endif -%}
-        {%- set operand = cdp.trait_operand(name, spec, item, input, alias, 'string') -%}
+        {%- set operand = cdp.trait_operand(name, spec, item, input, alias, 'string', extracted) -%}
         {%- if operand is none -%}{{ cdp.trait_error(name, "a 'where' entry names no property or column") }}{%- endif -%}
         {%- set op = item.get('op', '=') -%}
         {%- if op in ['=', '!=', '>', '>=', '<', '<='] -%}
@@ -167,11 +209,11 @@
 {%- endmacro %}
 
 {#- One aggregate over a profile's rows of its input. -#}
-{% macro trait_aggregate(name, spec, input, alias) -%}
+{% macro trait_aggregate(name, spec, input, alias, extracted=false) -%}
     {%- set kind = spec.kind -%}
-    {%- set condition = cdp.trait_condition(name, spec, input, alias) -%}
+    {%- set condition = cdp.trait_condition(name, spec, input, alias, extracted) -%}
     {%- set time_column = alias ~ ('.started_at' if input == 'sessions' else '.occurred_at') -%}
-    {%- set operand = cdp.trait_operand(name, spec, spec, input, alias, 'number' if kind in ['sum', 'avg', 'min', 'max'] else 'string') -%}
+    {%- set operand = cdp.trait_operand(name, spec, spec, input, alias, 'number' if kind in ['sum', 'avg', 'min', 'max'] else 'string', extracted) -%}
     {%- if kind in ['sum', 'avg', 'min', 'max', 'first_value', 'last_value', 'unique_list', 'count_distinct'] and operand is none -%}
         {{ cdp.trait_error(name, "kind " ~ kind ~ " needs a 'property' (events) or a 'column'") }}
     {%- endif -%}

@@ -41,6 +41,7 @@
         {%- endif -%}
     {%- endif -%}
 {%- endfor -%}
+{%- set extracted = cdp.trait_extracted_properties(aggregates['events']) -%}
 
 with
 
@@ -74,10 +75,17 @@ profiles as (
 
 ),
 
--- Only what some trait reads, and nothing after the as-of moment.
+-- Only what some trait reads, and nothing after the as-of moment; each event property the
+-- aggregates read, parsed once and only on the events they read it on.
 profile_events as (
 
-    select *
+    select
+        *
+        {%- for property, names in extracted.items() %},
+        {%- set text = cdp.json_get_string('properties', property) %}
+        {% if names is none %}{{ text }}{% else %}case when event_name in ({{ names | join(', ') }}) then {{ text }} end{% endif %}
+            as {{ cdp.trait_property_column(property) }}
+        {%- endfor %}
     from events
     where
         profile_id is not null
@@ -101,7 +109,7 @@ event_traits as (
     select
         e.profile_id
         {%- for trait in aggregates['events'] %},
-        {{ cdp.trait_aggregate(trait.name, trait.spec, 'events', 'e') }} as {{ trait.name }}
+        {{ cdp.trait_aggregate(trait.name, trait.spec, 'events', 'e', extracted=true) }} as {{ trait.name }}
         {%- endfor %}
     from profile_events as e
     group by e.profile_id
