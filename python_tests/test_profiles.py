@@ -193,3 +193,25 @@ def test_as_of_is_the_simulation_clock(dbt_build, sql):
     assert isinstance(clock, dt.datetime)
     late = sql("select count(*) from marts.profile_traits where last_order_at > ?", [clock])[0][0]
     assert late == 0
+
+
+def test_the_clock_is_read_when_sql_is_compiled_not_from_the_parse(built_copy, tmp_path, monkeypatch):
+    """Each run compiles "as of" the warehouse's clock at that moment (dbt gets it as CDP_AS_OF,
+    which moves with every tick of a simulated warehouse), even though the second run reuses the
+    first one's parse: the macro reads the variable at compile time, so dbt has no reason to
+    re-parse for it."""
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(built_copy))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    compiled = tmp_path / "target" / "compiled" / "cdp" / "models" / "marts" / "profiles" / "profile_traits.sql"
+    for clock in ("2026-03-01 10:00:00", "2026-04-02 11:00:00"):
+        con = duckdb.connect(str(built_copy))
+        try:
+            con.execute("update _cdp_meta.simulation set clock = ?", [dt.datetime.fromisoformat(clock)])
+        finally:
+            con.close()
+        outcome = run_dbt(["compile", "-s", "profile_traits"], target="dev")
+        assert outcome.success, outcome.failures
+        sql = compiled.read_text()
+        assert f"cast('{clock}' as timestamp)" in sql
+        assert sql.count("cast('2026-") == sql.count(f"cast('{clock}'")  # no other clock left in it
+    assert (tmp_path / "target" / "partial_parse.msgpack").exists()  # the second run started from the first's parse
