@@ -52,8 +52,23 @@ def _run(job, path: Path, clock_config: dict | None) -> dict:
         if duration is not None:
             models["/".join(materialization.asset_key.path)] = round(float(duration.value), 2)
     checks = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
-    return {"seconds": round(seconds, 1), "steps": steps, "models": models, "checks": len(checks),
-            "checks_failed": sum(1 for e in checks if not e.event_specific_data.passed)}
+    return {"seconds": round(seconds, 1), "steps": steps, "by_kind": by_kind(steps), "models": models,
+            "checks": len(checks), "checks_failed": sum(1 for e in checks if not e.event_specific_data.passed)}
+
+
+# Step keys by the kind of work they do (the README's "by kind of step" table).
+STEP_KINDS = (("loads", ("simulation", "simulated_connectors", "fivetran")), ("dbt", ("cdp_dbt",)),
+              ("quality checks", ("quality_", "source_freshness", "freshness_check")),
+              ("predictions", ("profile_predictions",)), ("syncs", ("syncs__",)))
+
+
+def by_kind(steps: dict[str, float]) -> dict[str, float]:
+    """Seconds per kind of step; a step no kind claims is counted under "other"."""
+    totals = {kind: 0.0 for kind, _ in STEP_KINDS} | {"other": 0.0}
+    for step, seconds in steps.items():
+        kind = next((k for k, prefixes in STEP_KINDS if step.startswith(prefixes)), "other")
+        totals[kind] += seconds
+    return {kind: round(total, 1) for kind, total in totals.items()}
 
 
 def main() -> None:
@@ -102,6 +117,7 @@ def main() -> None:
         runs = (("full pipeline", full), ("hourly run", hourly), ("daily models", daily))
     for name, run in runs:
         print(f"\n{name}: {run['seconds']:.1f} s wall; {run['checks']} checks ({run['checks_failed']} failed)")
+        print("  by kind: " + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in run["by_kind"].items()))
         for step, seconds in sorted(run["steps"].items(), key=lambda kv: -kv[1])[:8]:
             print(f"  step {step}: {seconds:.1f} s")
         for model, seconds in sorted(run["models"].items(), key=lambda kv: -kv[1])[:10]:
