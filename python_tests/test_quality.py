@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.quality.config import QualityConfigError, load_suites, parse
-from orchestration.quality.expectations import run_suite
+from orchestration.quality.expectations import ensure_row_counts, run_suite
 from orchestration.quality.freshness import freshness_rules, measure, warehouse_clock
 
 
@@ -210,3 +210,24 @@ def test_duckdb_hands_rows_to_the_suites_through_arrow():
     assert frame["s"].iloc[0] == "a" and frame["s"].isna().tolist() == [False, True]
     assert frame["i"].iloc[0] == 1 and frame["d"].iloc[0] == 2.5
     assert frame["ts"].iloc[0] == dt.datetime(2026, 1, 1, 10) and frame["ts"].isna().iloc[1]
+
+
+def test_an_older_row_count_table_gains_the_new_columns_and_keeps_its_rows(tmp_path):
+    """A warehouse whose _cdp_quality.row_counts predates the quality scope (no scope, no
+    checked_through) gets the two columns in place; its rows stay, and a second call changes
+    nothing."""
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    try:
+        con.execute("create schema _cdp_quality")
+        con.execute("""create table _cdp_quality.row_counts (suite varchar, relation varchar, run_id varchar,
+                       counted_at timestamp, clock timestamp, row_count bigint)""")
+        con.execute("insert into _cdp_quality.row_counts values ('s', 'r', 'run1', now(), null, 42)")
+        ensure_row_counts(con)
+        ensure_row_counts(con)
+        columns = [r[0] for r in con.execute("""select column_name from information_schema.columns
+            where table_schema = '_cdp_quality' and table_name = 'row_counts' order by ordinal_position""").fetchall()]
+        rows = con.execute("select run_id, row_count, scope, checked_through from _cdp_quality.row_counts").fetchall()
+    finally:
+        con.close()
+    assert columns == ["suite", "relation", "run_id", "counted_at", "clock", "row_count", "scope", "checked_through"]
+    assert rows == [("run1", 42, None, None)]

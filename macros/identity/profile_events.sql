@@ -3,8 +3,7 @@
     1900-01-01 before any): a build takes that source's rows loaded at or after it.
 #}
 {% macro profile_events_loaded_since(source_name) -%}
-    (select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-     from {{ this }} where source = '{{ source_name }}')
+    {{ cdp.watermark('loaded_at', "source = '" ~ source_name ~ "'") }}
 {%- endmacro %}
 
 {#

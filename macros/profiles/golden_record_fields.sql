@@ -32,8 +32,9 @@
 
 {#-
     Post-hook of the incremental int_profile_field_survivors and profile_field_provenance:
-    delete the golden values of the profiles that lost every input (int_profile_field_changes rows with no inputs: absorbed
-    by a merge, or forgotten). delete+insert only replaces the profiles it has new rows for.
+    delete the golden values of the profiles that lost every input (int_profile_field_changes
+    rows with no inputs: absorbed by a merge, or forgotten). delete+insert only replaces the
+    profiles it has new rows for.
 -#}
 {% macro profile_fields_drop_vanished() -%}
     delete from {{ this }}

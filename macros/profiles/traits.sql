@@ -99,6 +99,17 @@
     {{ return(source) }}
 {%- endmacro %}
 
+{#- A trait's `event` names (one or a list) as escaped SQL literals; empty when it names none. -#}
+{% macro trait_event_literals(name, spec) -%}
+    {%- set literals = [] -%}
+    {%- if spec.get('event') -%}
+        {%- for n in ([spec.event] if spec.event is string else spec.event) -%}
+            {%- do literals.append(cdp.trait_literal(name, n)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(literals) }}
+{%- endmacro %}
+
 {#- The column of an events input that holds property `property` already read from the JSON
     (trait_extracted_properties). -#}
 {% macro trait_property_column(property) -%}
@@ -116,12 +127,7 @@
 {% macro trait_extracted_properties(traits) -%}
     {%- set found = {} -%}
     {%- for trait in traits if trait.spec.get('from', 'events') == 'events' -%}
-        {%- set names = [] -%}
-        {%- if trait.spec.get('event') -%}
-            {%- for n in ([trait.spec.event] if trait.spec.event is string else trait.spec.event) -%}
-                {%- do names.append(cdp.trait_literal(trait.name, n)) -%}
-            {%- endfor -%}
-        {%- endif -%}
+        {%- set names = cdp.trait_event_literals(trait.name, trait.spec) -%}
         {%- set items = [trait.spec] + (trait.spec.get('where', []) | list) -%}
         {%- for item in items if item is mapping and item.get('property') -%}
             {%- set property = cdp.trait_identifier(trait.name, item.property, 'property') -%}
@@ -171,10 +177,7 @@
     {%- set time_column = alias ~ ('.started_at' if input == 'sessions' else '.occurred_at') -%}
     {%- if spec.get('event') -%}
         {%- if input != 'events' -%}{{ cdp.trait_error(name, "'event' applies to events only") }}{%- endif -%}
-        {%- set names = [spec.event] if spec.event is string else spec.event -%}
-        {%- set literals = [] -%}
-        {%- for n in names -%}{%- do literals.append(cdp.trait_literal(name, n)) -%}{%- endfor -%}
-        {%- do parts.append(alias ~ '.event_name in (' ~ literals | join(', ') ~ ')') -%}
+        {%- do parts.append(alias ~ '.event_name in (' ~ cdp.trait_event_literals(name, spec) | join(', ') ~ ')') -%}
     {%- endif -%}
     {%- if spec.get('source') -%}
         {%- do parts.append(alias ~ '.source = ' ~ cdp.trait_literal(name, spec.source)) -%}

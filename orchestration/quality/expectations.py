@@ -28,7 +28,8 @@ from orchestration.lib import warehouse as warehouses
 from .config import Expectation, Suite
 
 ROW_COUNTS_SCHEMA = "_cdp_quality"
-ROW_COUNTS = f"{ROW_COUNTS_SCHEMA}.row_counts"
+ROW_COUNTS_TABLE = "row_counts"
+ROW_COUNTS = f"{ROW_COUNTS_SCHEMA}.{ROW_COUNTS_TABLE}"
 _CONTEXT: dict = {}
 
 
@@ -88,14 +89,22 @@ def _context():
 
 
 def ensure_row_counts(con) -> None:
+    """Create the row-count table, or add the columns a table from an older version lacks.
+    It runs before every suite: once the table is current it costs two catalog reads."""
     wh = warehouses.wrap(con)
-    wh.create_schema(ROW_COUNTS_SCHEMA)
-    wh.execute(f"create table if not exists {ROW_COUNTS} (suite varchar, relation varchar, run_id varchar, "
-               f"counted_at {wh.timestamp}, clock {wh.timestamp}, row_count bigint)")
-    # Added later (a warehouse from before keeps its rows): the scope of the run and the
-    # newest new_rows_by value it saw.
-    wh.execute(f"alter table {ROW_COUNTS} add column if not exists scope varchar")
-    wh.execute(f"alter table {ROW_COUNTS} add column if not exists checked_through {wh.timestamp}")
+    columns = {"suite": "varchar", "relation": "varchar", "run_id": "varchar", "counted_at": wh.timestamp,
+               "clock": wh.timestamp, "row_count": "bigint",
+               # added later: the scope of the run and the newest new_rows_by value it saw
+               "scope": "varchar", "checked_through": wh.timestamp}
+    if not wh.has_table(ROW_COUNTS_SCHEMA, ROW_COUNTS_TABLE):
+        wh.create_schema(ROW_COUNTS_SCHEMA)
+        wh.execute(f"create table if not exists {ROW_COUNTS} "
+                   f"({', '.join(f'{name} {kind}' for name, kind in columns.items())})")
+        return
+    present = {c.lower() for c in wh.columns(f"select * from {ROW_COUNTS} limit 0")}
+    for name, kind in columns.items():
+        if name not in present:  # a warehouse from before keeps its rows
+            wh.execute(f"alter table {ROW_COUNTS} add column if not exists {name} {kind}")
 
 
 def previous_run(con, suite: str) -> tuple[int, dt.datetime | None] | None:

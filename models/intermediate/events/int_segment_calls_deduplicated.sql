@@ -61,11 +61,7 @@ with
     {%- elif is_incremental() %}
     -- Loads since the last run; >= takes again a load that was running then (delete+insert
     -- makes that harmless).
-    where uuid_ts >= (
-        select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }}
-        where call_type = '{{ call_type }}'
-    )
+    where uuid_ts >= {{ cdp.watermark('loaded_at', "call_type = '" ~ call_type ~ "'") }}
     {%- endif %}
     {{ cdp.latest_per_key('id', 'uuid_ts') }}
 

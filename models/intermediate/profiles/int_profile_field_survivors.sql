@@ -42,9 +42,7 @@
 {%- set touched -%}
     where profile_id in (
         select profile_id from {{ ref('int_profile_field_changes') }}
-        where changed_at > (
-            select coalesce(max(computed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }}
-        )
+        where changed_at > {{ cdp.watermark('computed_at') }}
     )
 {%- endset -%}
 {%- else -%}

@@ -65,7 +65,7 @@ moves as (
     where
         o.profile_id != c.profile_id
     {% if is_incremental() %}
-            and o.valid_from > (select coalesce(max(built_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+            and o.valid_from > {{ cdp.watermark('built_at') }}
         {% endif %}
 
 ),

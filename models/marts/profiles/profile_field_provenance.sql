@@ -28,9 +28,7 @@ survivors as (
 
     select * from {{ ref('int_profile_field_survivors') }}
     {%- if is_incremental() %}
-    where computed_at > (
-        select coalesce(max(computed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }}
-    )
+    where computed_at > {{ cdp.watermark('computed_at') }}
     {%- endif %}
 
 ),

@@ -32,10 +32,9 @@
         {%- do expressions.append(trait) -%}
     {%- endif -%}
     {%- if group in ['aggregate', 'ranked'] and trait.spec.get('from', 'events') == 'events' -%}
-        {%- if trait.spec.get('event') -%}
-            {%- for n in ([trait.spec.event] if trait.spec.event is string else trait.spec.event) -%}
-                {%- do event_names.append(cdp.trait_literal(trait.name, n)) -%}
-            {%- endfor -%}
+        {%- set names = cdp.trait_event_literals(trait.name, trait.spec) -%}
+        {%- if names -%}
+            {%- do event_names.extend(names) -%}
         {%- else -%}
             {%- set ns.all_events = true -%}
         {%- endif -%}
