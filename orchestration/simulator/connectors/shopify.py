@@ -140,8 +140,9 @@ class Shopify:
         deleted_at = np.where(u(1) < 0.005, created + (np.exp(u(2) * 7) * DAY).astype(np.int64) + DAY, NEVER)
 
         # Orders belong to an account; index orders by customer record for as-of sums.
-        rec_of = {(int(pp), int(a)): i for i, (pp, a) in enumerate(zip(person, account))}
-        order_rec = np.array([rec_of[(int(pp), int(a))] for pp, a in zip(o.person, o.account)], dtype=np.int64)
+        account_key = person * 2 + account
+        by_key = np.argsort(account_key, kind="stable")
+        order_rec = by_key[np.searchsorted(account_key, o.person * 2 + o.account, sorter=by_key)]
         by_rec = np.lexsort((o.created_at, order_rec))
         rec_sorted, t_sorted = order_rec[by_rec], o.created_at[by_rec]
         kept_total = np.where(o.cancelled_at < NEVER, 0.0, o.total)[by_rec]
@@ -192,9 +193,11 @@ class Shopify:
         records.state = customer_state
         out = {"customer": upsert_rows(records, window, 1)}
 
-        # Tags are set when the account is created and do not change.
+        # Tags are set when the account is created and do not change: a sync writes those of
+        # the accounts created in its window.
+        new_accounts = np.flatnonzero(window.contains(created))
         tag_lists = []
-        for i in range(len(person)):
+        for i in new_accounts:
             tags = []
             pp = person[i]
             if main[i] and newsletter_at[i] <= created[i] + HOUR:
@@ -207,14 +210,13 @@ class Shopify:
                 tags.append("guest")
             tag_lists.append(tags)
         n_tags = np.array([len(t) for t in tag_lists], dtype=np.int64)
-        tag_rec = np.repeat(np.arange(len(person)), n_tags)
+        tag_rec = np.repeat(new_accounts, n_tags)
         tag_values = np.array([t for ts in tag_lists for t in ts], dtype=object)
         tag_index = np.concatenate([np.arange(k) for k in n_tags]) if len(n_tags) else np.zeros(0, dtype=np.int64)
-        tag_new = window.contains(created[tag_rec])
         out["customer_tag"] = Rows({
-            "customer_id": cid[tag_rec][tag_new], "index": tag_index[tag_new], "value": tag_values[tag_new],
-            "_fivetran_synced": window.synced_at(cid[tag_rec][tag_new], tag_index[tag_new]),
-        }, int(tag_new.sum()), pid[person][tag_rec][tag_new], None)
+            "customer_id": cid[tag_rec], "index": tag_index, "value": tag_values,
+            "_fivetran_synced": window.synced_at(cid[tag_rec], tag_index),
+        }, len(tag_rec), pid[person][tag_rec], None)
 
         out.update(self._orders(world, window, details))
         return out
@@ -239,6 +241,11 @@ class Shopify:
         moved = o.created_at >= p.moved_at[o.person]
         bill = {k: np.where(moved, details.address[1][k][o.person], details.address[0][k][o.person])
                 for k in details.address[0]}
+        change_rec = np.concatenate([np.arange(n)] * 3)
+        change_at = np.concatenate([o.fulfilled_at, o.refund_at, o.cancelled_at])
+        records = Records(oid, pid, o.created_at, None, change_rec, change_at)
+        # The orders this sync writes: what only their rows show is worked out for them alone.
+        written = records.changed_in(window)
         # One order in twenty is a gift shipped to someone else.
         gift = u(2) < 0.05
         gift_first = np.where(gift, ref.names().first_female[(u(3) * 300).astype(np.int64)], first)
@@ -247,7 +254,7 @@ class Shopify:
         # The recipient's address is a function of the order alone (its own random stream),
         # so it is the same whichever sync lands the order.
         # Drawn one order at a time, dirtied in one call (the dirt hashes each row on its own).
-        gifts = np.flatnonzero(gift)
+        gifts = written[gift[written]]
         if len(gifts):
             drawn = [_addresses(np.random.default_rng([cfg.seed, T_GIFT, int(oid[i])]), 1) for i in gifts]
             g_addr = Address(*(np.concatenate([getattr(a, f.name) for a in drawn])
@@ -269,8 +276,9 @@ class Shopify:
         app_id = np.select([source_name == "pos", source_name == "iphone"], [POS_APP_ID, IOS_APP_ID], WEB_APP_ID)
         landing = np.where(has_sess, landing_page_url(s.channel[so], s.start[so]), None)
         referrer = np.where(has_sess, ref.CHANNEL_REFERRER[s.channel[so]], None)
-        token = np.array([f"{a:016x}{b:016x}" for a, b in zip(hash64(cfg.seed, oid, 11), hash64(cfg.seed, oid, 12))],
-                         dtype=object)
+        token = np.full(n, None, dtype=object)
+        token[written] = [f"{a:016x}{b:016x}" for a, b in zip(hash64(cfg.seed, oid[written], 11),
+                                                               hash64(cfg.seed, oid[written], 12))]
         customer = customer_id(pid, acct)
         news_at = p.newsletter_at[o.person]
         buyer_accepts = (news_at <= o.created_at) & (o.created_at < p.unsubscribe_at[o.person])
@@ -278,9 +286,6 @@ class Shopify:
         line_items_price = o.subtotal
         number = 1000 + pid * 1000 + o.number
 
-        change_rec = np.concatenate([np.arange(n)] * 3)
-        change_at = np.concatenate([o.fulfilled_at, o.refund_at, o.cancelled_at])
-        records = Records(oid, pid, o.created_at, None, change_rec, change_at)
 
         def order_state(idx, at):
             cancelled = o.cancelled_at[idx] <= at

@@ -211,9 +211,13 @@ class Stripe:
         irecs.state = item_state
         out["subscription_item"] = upsert_rows(irecs, window, 13)
 
-        number = np.array([f"{a}-{k + 1:04d}" for a, k in zip(
-            _take(token_from_hash(ch, 8), np.maximum(inv_cus, 0)).to_numpy(zero_copy_only=False), inv.period)], dtype=object) \
-            if len(inv_ix) else np.zeros(0, dtype=object)
+        customer_prefix = token_from_hash(ch, 8)
+
+        def number(idx):
+            """Invoice numbers (the customer's prefix and the invoice's count) of the invoices a sync writes."""
+            prefix = _take(customer_prefix, np.maximum(inv_cus[idx], 0)).to_numpy(zero_copy_only=False)
+            return np.array([f"{a}-{k + 1:04d}" for a, k in zip(prefix, inv.period[idx])], dtype=object)
+
         nrecs = Records(in_id.to_numpy(zero_copy_only=False), pid[inv.person], inv.period_start, None, inv_ix, inv.paid_at)
 
         def invoice_state(idx, at):
@@ -221,7 +225,7 @@ class Stripe:
             retried = failed[idx] & paid
             return {
                 "id": _take(in_id, idx), "customer_id": _take(cus_id, inv_cus[idx]),
-                "subscription_id": _take(sub_id, inv_cus[idx]), "number": number[idx],
+                "subscription_id": _take(sub_id, inv_cus[idx]), "number": number(idx),
                 "created": inv.period_start[idx], "date": inv.period_start[idx],
                 "period_start": inv.period_start[idx], "period_end": inv.period_end[idx],
                 "finalized_at": inv.period_start[idx], "status_transitions_finalized_at": inv.period_start[idx],
