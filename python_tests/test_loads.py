@@ -13,6 +13,7 @@ import pytest
 from orchestration.lib.raw_tables import raw_tables
 from orchestration.loads import sync as syncs
 from orchestration.loads.warehouse import WarehouseError, open_warehouse
+from orchestration.simulator.cache import CACHE_ENV
 from orchestration.simulator.generate import CONNECTORS
 
 from .conftest import AS_OF, INCREMENT_HOURS
@@ -209,6 +210,41 @@ def test_many_small_syncs_land_what_one_big_sync_lands(tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         assert a[key] == b[key], key
+
+
+def test_syncs_from_cached_worlds_land_what_syncs_without_them_land(tmp_path, monkeypatch):
+    """The simulated people's worlds kept between syncs (orchestration/simulator/cache.py) make
+    an hourly sync fast and change nothing it lands: syncs that read them, one that finds an
+    entry damaged and one past the cached horizon land, row for row and stamp for stamp, what
+    syncs that build every world afresh land."""
+    steps = [1, 0.5, 2, 24 * 9]
+    cached, plain = tmp_path / "cached.duckdb", tmp_path / "plain.duckdb"
+    folder = tmp_path / "cached.duckdb.simcache"
+    messages: list[str] = []
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    syncs.start_simulation(cached, 4, 600, "2026-01-10", report=messages.append)
+    stale = folder / "seed1-people9-asof0-0123456789abcdef"  # another simulation's worlds
+    stale.mkdir()
+    for n, hours in enumerate(steps):
+        if n == 2:  # a damaged entry is built again, not trusted
+            damaged = sorted(folder.glob("*/chunk-0-0-*.pkl"))[0]
+            damaged.write_bytes(b"not a pickle")
+        syncs.advance(cached, hours, report=messages.append)
+    monkeypatch.setenv(CACHE_ENV, "off")
+    syncs.start_simulation(plain, 4, 600, "2026-01-10", report=lambda m: None)
+    for hours in steps:
+        syncs.advance(plain, hours, report=lambda m: None)
+    assert not (tmp_path / "plain.duckdb.simcache").exists()
+    assert _fingerprint(cached) == _fingerprint(plain)
+    assert not stale.exists()
+    worlds = [m.split("chunk worlds: ")[1] for m in messages if "chunk worlds: " in m]
+    assert worlds == [
+        "0 from the cache, 1 built",  # the historical sync keeps the existing people's world
+        "1 from the cache, 1 built",  # the first newcomers arrive
+        "2 from the cache, 0 built",
+        "1 from the cache, 1 built",  # the damaged entry
+        "0 from the cache, 2 built",  # past the horizon a week ahead
+    ], messages
 
 
 @pytest.mark.parametrize("profiles", [1, 10, 40])

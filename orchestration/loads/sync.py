@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from orchestration.simulator.cache import WorldCache
 from orchestration.simulator.config import SimulationConfig
 from orchestration.simulator.connectors.base import Window
 from orchestration.simulator.generate import CONNECTORS, Progress, generate_window
@@ -80,7 +81,8 @@ def start_simulation(path: Path, seed: int, profiles: int, as_of: str | dt.date 
                       f"clock at {existing.clock:%Y-%m-%d %H:%M}")
             if same and any(wh.last_sync(c)[1] is None for c in CONNECTORS):
                 report(f"resuming the interrupted historical sync in {path}")
-                return _sync(wh, cfg, CONNECTORS, report) if run_syncs else SyncResult()
+                return _sync(wh, cfg, CONNECTORS, report, worlds=WorldCache.beside(path, cfg)) if run_syncs \
+                    else SyncResult()
             if same:
                 raise WarehouseError(f"{path} already holds this simulation ({detail}); use `cdp generate --increment` "
                                      f"to land new data or add --reset to start again")
@@ -98,7 +100,7 @@ def start_simulation(path: Path, seed: int, profiles: int, as_of: str | dt.date 
         wh.set_simulation(cfg.seed, cfg.profiles, _ts(cfg.as_of), _ts(cfg.as_of), created_by)
         if not run_syncs:
             return SyncResult()
-        return _sync(wh, cfg, CONNECTORS, report)
+        return _sync(wh, cfg, CONNECTORS, report, worlds=WorldCache.beside(path, cfg))
 
 
 def _check_hours(hours: float) -> None:
@@ -125,7 +127,7 @@ def advance(path: Path, hours: float, report: Reporter = print) -> SyncResult:
         cfg = _config(wh)
         clock = _new_clock(wh, cfg, hours)
         report(f"clock advancing to {clock:%Y-%m-%d %H:%M} UTC")
-        return _sync(wh, cfg, CONNECTORS, report, clock=clock)
+        return _sync(wh, cfg, CONNECTORS, report, clock=clock, worlds=WorldCache.beside(path, cfg))
 
 
 def advance_clock(path: Path, hours: float) -> dt.datetime:
@@ -145,7 +147,8 @@ def sync(path: Path, connectors: Iterable[str] = CONNECTORS, report: Reporter = 
     if unknown:
         raise ValueError(f"unknown connector(s) {', '.join(unknown)}; choose from {', '.join(CONNECTORS)}")
     with open_warehouse(path, must_exist=True) as wh:
-        return _sync(wh, _config(wh), connectors, report)
+        cfg = _config(wh)
+        return _sync(wh, cfg, connectors, report, worlds=WorldCache.beside(path, cfg))
 
 
 def replay(path: Path, connector: str, sync_no: int, report: Reporter = print) -> SyncResult:
@@ -154,13 +157,13 @@ def replay(path: Path, connector: str, sync_no: int, report: Reporter = print) -
         cfg = _config(wh)
         lo, hi = wh.sync_window(connector, sync_no)
         window = Window(INITIAL_LO if lo is None else _secs(lo), _secs(hi), cfg.seed)
-        return _land(wh, cfg, [connector], window, {}, None, report)
+        return _land(wh, cfg, [connector], window, {}, None, report, WorldCache.beside(path, cfg))
 
 
 def _sync(wh: Warehouse, cfg: SimulationConfig, connectors, report: Reporter,
-          clock: dt.datetime | None = None) -> SyncResult:
+          clock: dt.datetime | None = None, worlds: WorldCache | None = None) -> SyncResult:
     """Sync ``connectors`` up to ``clock`` (default: the stored clock; a new clock is stored
-    with the last group's data)."""
+    with the last group's data), with the chunk worlds of ``worlds`` when given."""
     new_clock = clock
     until = _secs(clock or wh.simulation().clock)
     groups: dict[int, list[str]] = {}
@@ -182,7 +185,8 @@ def _sync(wh: Warehouse, cfg: SimulationConfig, connectors, report: Reporter,
     for i, (lo, group) in enumerate(ordered):
         window = Window(lo, until, cfg.seed)
         last = i == len(ordered) - 1
-        part = _land(wh, cfg, group, window, {c: syncs[c] for c in group}, new_clock if last else None, report)
+        part = _land(wh, cfg, group, window, {c: syncs[c] for c in group}, new_clock if last else None, report,
+                     worlds)
         result.rows.update(part.rows)
         result.windows.update(part.windows)
         result.seconds += part.seconds
@@ -241,7 +245,7 @@ class _BackgroundWriter:
 
 
 def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: Window, syncs: dict,
-          clock: dt.datetime | None, report: Reporter) -> SyncResult:
+          clock: dt.datetime | None, report: Reporter, worlds: WorldCache | None = None) -> SyncResult:
     started = time.monotonic()
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     label = "historical sync" if window.lo == INITIAL_LO else \
@@ -251,6 +255,7 @@ def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: W
     wh.ensure_raw_tables(connectors)
     wh.drop_stage()  # leftovers of a run that was killed
     last_report = [0.0]
+    hits, builds = (worlds.hits, worlds.builds) if worlds else (0, 0)
     writer = _BackgroundWriter(wh)
 
     def on_chunk(done: int, total: int, progress: Progress) -> None:
@@ -262,7 +267,7 @@ def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: W
 
     try:
         try:
-            generate_window(cfg, window, wh.stage, connectors, on_chunk=on_chunk)
+            generate_window(cfg, window, wh.stage, connectors, on_chunk=on_chunk, worlds=worlds)
         except BaseException:
             writer.close(abandon=True)
             raise
@@ -272,5 +277,7 @@ def _land(wh: Warehouse, cfg: SimulationConfig, connectors: list[str], window: W
         wh.drop_stage()
         raise
     result = SyncResult(rows=merged, windows=syncs, seconds=time.monotonic() - started)
-    report(f"  landed {result.total:,} rows in {result.seconds:.1f} s")
+    cached = (f"; chunk worlds: {worlds.hits - hits} from the cache, {worlds.builds - builds} built"
+              if worlds else "")
+    report(f"  landed {result.total:,} rows in {result.seconds:.1f} s{cached}")
     return result

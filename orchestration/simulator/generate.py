@@ -18,12 +18,13 @@ import pyarrow.compute as pc
 from orchestration.lib.raw_tables import raw_tables
 
 from .activity import ChunkWorld
+from .cache import WorldCache, build_chunk
 from .config import SimulationConfig
 from .connectors.base import Rows, Window, to_table
-from .connectors.klaviyo import Klaviyo, newsletter_email
+from .connectors.klaviyo import Klaviyo
 from .connectors.salesforce import Salesforce
 from .connectors.segment import Segment
-from .connectors.shopify import AccountDetails, Shopify
+from .connectors.shopify import Shopify
 from .connectors.stripe import Stripe
 from .connectors.zendesk import Zendesk
 from .population import chunk_specs
@@ -77,9 +78,10 @@ def _connector(name: str, cfg: SimulationConfig):
 def generate_window(cfg: SimulationConfig, window: Window, sink: Sink,
                     connectors: Iterable[str] = CONNECTORS, truth: bool = True,
                     on_chunk: Callable[[int, int, Progress], None] | None = None,
-                    horizon: int | None = None) -> Progress:
+                    horizon: int | None = None, worlds: WorldCache | None = None) -> Progress:
     """Hand ``sink`` every row the connectors deliver for ``window``. The world is built up
-    to ``horizon`` (default: the window's end); what a window delivers must not depend on it."""
+    to ``horizon`` (default: the window's end), or taken from ``worlds`` (a cache of worlds
+    built further ahead); what a window delivers must not depend on either."""
     connectors = tuple(connectors)
     specs_by_source = raw_tables()
     progress = Progress()
@@ -114,9 +116,13 @@ def generate_window(cfg: SimulationConfig, window: Window, sink: Sink,
 
     specs = chunk_specs(cfg, window.hi)
     for i, spec in enumerate(specs):
-        world = ChunkWorld.build(cfg, spec, max(window.hi, horizon or window.hi))
-        details = AccountDetails(cfg, world) if {"shopify", "klaviyo", "segment"} & set(connectors) else None
-        form_email = newsletter_email(cfg, world.people) if {"klaviyo", "segment"} & set(connectors) else None
+        until = max(window.hi, horizon or window.hi)
+        if worlds is not None:
+            state = worlds.chunk(spec, until)
+        else:
+            state = build_chunk(cfg, spec, until, details=bool({"shopify", "klaviyo", "segment"} & set(connectors)),
+                                form_email=bool({"klaviyo", "segment"} & set(connectors)))
+        world, details, form_email = state.world, state.details, state.form_email
         for name, conn in instances.items():
             if name == "shopify":
                 out = conn.chunk_rows(world, window, details)
