@@ -5,6 +5,7 @@ not execute_in_process) until SUCCESS and leaves the marts in the warehouse."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import settings
 from orchestration.lib.raw_tables import raw_tables
 
 from .dagster_webserver import DagsterWebserver
@@ -200,6 +202,11 @@ def test_a_run_launched_over_graphql_materializes_the_whole_pipeline(webserver):
     assert _key_ending(materialized, "stg_shopify__orders")
     assert ("profile_predictions",) in materialized  # after the traits
     assert _key_ending(materialized, "stg_predictions__profile_scores")  # read back after the scoring
+    # Its dbt steps built models and ran data tests, not unit tests (CI's; orchestration/dbt/assets.py).
+    results = [r for path in settings.dbt_target_path().glob(f"cdp_dbt_*-{run_id[:7]}-*/run_results.json")
+               for r in json.loads(path.read_text())["results"]]
+    kinds = {r["unique_id"].split(".")[0] for r in results}
+    assert {"model", "test"} <= kinds and "unit_test" not in kinds, kinds
     # The file sync ran after its audience and wrote what it planned.
     sync = materialized[("syncs", "vip_winback_to_parquet")]
     assert sync["status"] == "succeeded" and sync["source_rows"] > 0, sync
