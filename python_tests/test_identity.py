@@ -583,3 +583,104 @@ def test_profile_events_follow_a_merge_and_a_split_incrementally(scenario):
     # The Segment calls (no identity change after build 1) were not rewritten.
     assert two["events"] == one["events"]
     assert three["all_events"] == scenario["rebuilt"]["all_events"]
+
+
+# -- fuzzy matching, incrementally ----------------------------------------------------------------
+
+PAIR_COLUMNS = ("node_a, node_b, record_a, record_b, both_named, first_name_level, last_name_level, birth_date_level, "
+                "postcode_level, street_level, city_level, email_local_level, email_name_level, phone_level, "
+                "canonical_first_name, last_name, postcode, street, city, named_first_name, named_last_name")
+MATCH_COLUMNS = "record_a, record_b, node_a, node_b, round(match_weight, 9), is_match"
+
+
+def _differences(path: Path, rebuilt: Path, table: str, columns: str) -> tuple[int, int]:
+    """Rows only the incremental warehouse holds, and rows only the rebuilt one holds."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"attach '{rebuilt}' as rebuilt (read_only)")
+        return tuple(con.execute(f"""select count(*) from (select {columns} from {a}
+                                     except all select {columns} from {b})""").fetchone()[0]
+                     for a, b in ((table, f"rebuilt.{table}"), (f"rebuilt.{table}", table)))
+    finally:
+        con.close()
+
+
+def test_incremental_fuzzy_matching_holds_the_pairs_of_a_full_rebuild(incremental_and_full):
+    """After the new load batch, int_identity_fuzzy_pairs (decided again only for the records
+    whose keys changed and the blocks whose status changed) holds exactly the pairs, with the
+    same comparison levels, that a full rebuild makes, and the same matches come out."""
+    incremental, rebuilt = incremental_and_full
+    assert _differences(incremental, rebuilt, "intermediate.int_identity_fuzzy_pairs", PAIR_COLUMNS) == (0, 0)
+    assert _differences(incremental, rebuilt, "intermediate.int_identity_edges_fuzzy", MATCH_COLUMNS) == (0, 0)
+    con = duckdb.connect(str(incremental), read_only=True)
+    try:
+        builds = con.execute("""select built_at, count(*) from intermediate.int_identity_fuzzy_pairs
+                                group by 1 order by 1""").fetchall()
+        matches = con.execute("select count(*) from intermediate.int_identity_edges_fuzzy").fetchone()[0]
+    finally:
+        con.close()
+    assert matches > 10
+    # Most pairs were kept from the first build; the second decided some again.
+    assert len(builds) == 2 and builds[0][1] > builds[1][1] > 0, builds
+
+
+@pytest.fixture(scope="module")
+def fuzzy_blocks_flipping(tmp_path_factory):
+    """Fuzzy matching with blocks of at most two records, build after build. Build 1: two
+    Klaviyo profiles of an Ann Lee in Springfield, with nothing else in common, are a
+    candidate pair. Build 2: a third Ann Lee of Springfield arrives: every block the first two
+    share now holds three records, too many, so their pair goes though neither of them
+    changed. Build 3: the third is deleted, and the pair comes back. Then the same data from
+    scratch. Returns the pairs of each build."""
+    folder = tmp_path_factory.mktemp("fuzzy_flips")
+    path = folder / "flips.duckdb"
+    small_blocks = ["--vars", "{identity_fuzzy_max_block_size: 2}"]
+    con = duckdb.connect(str(path))
+    Warehouse(con).ensure_raw_tables(list(raw_tables()))
+    synced = at(600)
+    for pid, email, created in (("A1", "one@mail.example", at(0)), ("A2", "two@post.example", at(60))):
+        insert(con, "klaviyo", "person", id=pid, first_name="Ann", last_name="Lee", city="Springfield", email=email,
+               created=created, updated=synced, _fivetran_synced=synced, _fivetran_deleted=False)
+    con.close()
+
+    def pairs(at_path: Path) -> set[tuple[str, str]]:
+        read = duckdb.connect(str(at_path), read_only=True)
+        try:
+            return set(read.execute("select record_a, record_b from intermediate.int_identity_fuzzy_pairs").fetchall())
+        finally:
+            read.close()
+
+    builds = {}
+    outcome = dbt_on(path, ["build", "-s", "+int_identity_edges_fuzzy", "--exclude-resource-type", "test", "unit_test",
+                            *small_blocks])
+    assert outcome.success, outcome.failures
+    builds[1] = pairs(path)
+    for n, deleted in ((2, False), (3, True)):
+        con = duckdb.connect(str(path))
+        later = synced + dt.timedelta(days=n)
+        insert(con, "klaviyo", "person", id="A3", first_name="Ann", last_name="Lee", city="Springfield",
+               email="three@web.example", created=at(120), updated=later, _fivetran_synced=later,
+               _fivetran_deleted=deleted)
+        con.close()
+        outcome = dbt_on(path, ["run", "-s", "+int_identity_edges_fuzzy", *small_blocks])
+        assert outcome.success, outcome.failures
+        builds[n] = pairs(path)
+        if n == 2:
+            rebuilt = folder / "flips_rebuilt.duckdb"
+            shutil.copy(path, rebuilt)
+            outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", "int_identity_fuzzy_records+,+int_identity_edges_fuzzy",
+                                       *small_blocks])
+            assert outcome.success, outcome.failures
+            builds["rebuilt"] = pairs(rebuilt)
+    return builds
+
+
+def test_pairs_in_blocks_whose_status_changed_are_decided_again(fuzzy_blocks_flipping):
+    """A pair of records that did not change goes when a third record makes their blocks too
+    large, and comes back when it leaves: an incremental build decides again the pairs in
+    blocks whose status changed, and ends where a rebuild from scratch does."""
+    builds = fuzzy_blocks_flipping
+    ann = ("klaviyo_person_id:A1", "klaviyo_person_id:A2")
+    assert builds[1] == {ann}
+    assert builds[2] == set() == builds["rebuilt"]
+    assert builds[3] == {ann}
