@@ -149,3 +149,16 @@ def test_daily_models_are_left_out_of_the_hourly_run_and_nothing_hourly_reads_th
     assert defs.resolve_job_def("hourly_pipeline").asset_layer.executable_asset_keys >= daily_keys
     condition = graph.get(dg.AssetKey(["marts", "order_attribution"])).automation_condition
     assert "0 5 * * *" in str(condition)
+
+
+def test_hourly_dbt_steps_test_new_rows_and_daily_checks_every_row(defs):
+    """The dbt steps of a run test the big tables' new rows (CDP_DBT_TEST_SCOPE=new,
+    macros/quality/new_rows.sql) unless the run is tagged for full checks: the hourly run and
+    the automation's runs test new rows, the daily checks and the one-shot pipeline every row."""
+    from orchestration.dbt.assets import dbt_test_scope
+
+    scopes = {name: dbt_test_scope(defs.resolve_job_def(name).tags)
+              for name in ("hourly_run", "loads", "daily_models", "daily_quality_checks", "hourly_pipeline")}
+    assert scopes == {"hourly_run": "new", "loads": "new", "daily_models": "new",
+                      "daily_quality_checks": "all", "hourly_pipeline": "all"}
+    assert dbt_test_scope({}) == "new"  # a run the automation sensor launches

@@ -110,6 +110,38 @@ def test_an_hourly_run_checks_the_new_rows_and_the_daily_run_every_row(copy):
         con.close()
 
 
+def test_hourly_dbt_tests_check_the_new_rows_and_daily_ones_every_row(copy, monkeypatch):
+    """profile_events names cdp_new_rows (attributed_at): with CDP_DBT_TEST_SCOPE=new (Dagster's
+    hourly runs) its generic tests look at the rows written in the last day, and its unique
+    test at every row sharing a key with them; otherwise at every row. A new row repeating an
+    old event's id fails both; an old row broken in place fails only the full run."""
+    from orchestration.dbt.runner import run_dbt
+
+    con = duckdb.connect(str(copy))
+    try:
+        newest = con.execute("select max(attributed_at) from marts.profile_events").fetchone()[0]
+        old_ids = [r[0] for r in con.execute(
+            "select event_id from marts.profile_events order by event_id limit 2").fetchall()]
+        # Two events written three days ago; one of them has lost its time since.
+        con.execute("update marts.profile_events set attributed_at = attributed_at - interval 3 day "
+                    "where event_id in (?, ?)", old_ids)
+        con.execute("update marts.profile_events set occurred_at = null where event_id = ?", [old_ids[0]])
+        # The newest build wrote the other again, under the same id.
+        con.execute("""insert into marts.profile_events by name
+                       select * replace (cast(? as timestamp) as attributed_at)
+                       from marts.profile_events where event_id = ?""", [newest, old_ids[1]])
+    finally:
+        con.close()
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(copy))
+    failed = {}
+    for scope in ("new", "all"):
+        monkeypatch.setenv("CDP_DBT_TEST_SCOPE", scope)
+        outcome = run_dbt(["test", "-s", "profile_events", "--exclude", "test_type:singular"], target="dev")
+        failed[scope] = sorted(f.split(":")[0] for f in outcome.failures)
+    assert failed["new"] == ["unique_profile_events_event_id"], failed
+    assert failed["all"] == ["not_null_profile_events_occurred_at", "unique_profile_events_event_id"], failed
+
+
 def test_freshness_is_measured_against_the_simulation_clock(copy):
     con = duckdb.connect(str(copy))
     clock = warehouse_clock(con)

@@ -31,6 +31,7 @@ from dagster_dbt import (
 
 from orchestration import settings
 from orchestration.loads.resources import WarehouseResource
+from orchestration.quality.expectations import SCOPE_TAG
 from orchestration.schedules import DAILY_MODELS, DAILY_TAG
 
 from .project import dbt_env, ensure_manifest, environment
@@ -106,6 +107,14 @@ def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str] | None:
 # `cdp build` check. dbt's own advice ("Unit tests", docs.getdbt.com): run them in development
 # and CI, not in production. 15 of them ran in every hourly run before.
 RUN_ARGS = ("--exclude-resource-type", "unit_test")
+TEST_SCOPE_ENV = "CDP_DBT_TEST_SCOPE"
+
+
+def dbt_test_scope(run_tags: Mapping[str, str]) -> str:
+    """CDP_DBT_TEST_SCOPE of a run's dbt steps: data tests on the big tables check their new
+    rows (macros/quality/new_rows.sql), except in runs tagged for full checks (the daily
+    quality checks, the one-shot pipeline)."""
+    return "all" if run_tags.get(SCOPE_TAG) == "full" else "new"
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
@@ -117,6 +126,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     # model is in a later step and not built yet; buildable runs a test once all it reads is
     # selected or upstream of the selection.
     env.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    env[TEST_SCOPE_ENV] = dbt_test_scope(context.run.tags)
     args = ["build", *RUN_ARGS] + (["--vars", json.dumps(dbt_vars)] if dbt_vars else [])
     if dbt_vars:
         context.log.info(f"partition run: dbt vars {dbt_vars}")
