@@ -46,14 +46,14 @@ segment_calls as (
 
 ),
 
-order_events as (
+order_events_all as (
 
     select * from {{ ref('profile_events') }}
     where source = 'segment' and event_name = 'Order Completed'
 
 ),
 
-landing_candidates as (
+landing_candidates_all as (
 
     select * from {{ ref('profile_events') }}
     where source = 'segment' and anonymous_id is not null
@@ -132,11 +132,40 @@ calls_to_sessionize as (
 
 ),
 
+-- Only the changed devices' orders and landing pages are read (their properties are parsed).
+order_events as (
+
+    select e.*
+    from order_events_all as e
+    where e.anonymous_id in (select d.anonymous_id from changed_devices as d)
+
+),
+
+landing_candidates as (
+
+    select e.*
+    from landing_candidates_all as e
+    where e.anonymous_id in (select d.anonymous_id from changed_devices as d)
+
+),
+
 {% else %}
 
 calls_to_sessionize as (
 
     select * from segment_calls
+
+),
+
+order_events as (
+
+    select * from order_events_all
+
+),
+
+landing_candidates as (
+
+    select * from landing_candidates_all
 
 ),
 
