@@ -112,7 +112,7 @@ def test_an_hourly_run_checks_the_new_rows_and_the_daily_run_every_row(copy):
 
 def test_hourly_dbt_tests_check_the_new_rows_and_daily_ones_every_row(copy, monkeypatch):
     """profile_events names cdp_new_rows (attributed_at): with CDP_DBT_TEST_SCOPE=new (Dagster's
-    hourly runs) its generic tests look at the rows written in the last day, and its unique
+    hourly runs) its generic tests look at the rows the newest build wrote, and its unique
     test at every row sharing a key with them; otherwise at every row. A new row repeating an
     old event's id fails both; an old row broken in place fails only the full run."""
     from orchestration.dbt.runner import run_dbt

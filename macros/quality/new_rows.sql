@@ -1,32 +1,38 @@
 {#-
     dbt's `where` config of generic tests (dbt's own get_where_subquery, which a root project
     macro of this name replaces: "where", Custom logic, in dbt's docs), with one addition:
-    hourly runs test the new rows of the big tables, daily runs every row.
+    hourly runs test the new rows of the big tables, the daily checks every row.
 
-    A model (or source) names the column that says when each row was loaded or written in
-    its YAML, `config: {meta: {cdp_new_rows: <column>}}`. When the environment variable
-    CDP_DBT_TEST_SCOPE is `new` (Dagster sets it for every run but those tagged
+    A model names the column that says when each row was written or loaded, in its YAML:
+    `config: {meta: {cdp_new_rows: attributed_at}}` for a build's own stamp (the rows of the
+    newest build are tested), or `{cdp_new_rows: {column: loaded_at, hours: 1}}` for a
+    load's stamp (the rows of the last hour of loads before the newest). When the environment
+    variable CDP_DBT_TEST_SCOPE is `new` (Dagster sets it for every run but those tagged
     cdp/quality_scope: full: the daily quality checks and the one-shot pipeline), a unique,
-    not_null, accepted_values or relationships test on such a model looks only at its rows
-    of the last var('test_new_rows_hours') hours before its newest one, and a unique test
-    at every row carrying a key those rows carry. Rows already tested do not change but by
-    a load or build that stamps them anew, so the hourly test of a unique key is as strict
-    as testing every row; the others check what changed since. Any other test, and every
-    test in other runs (the CLI, CI, the daily checks), sees every row.
+    not_null, accepted_values or relationships test on such a model looks only at those rows,
+    and a unique test at every row carrying a key they carry. A row does not change but by a
+    build or load that stamps it anew, so the hourly unique test is as strict as testing every
+    row (given the last one passed), and the others check what changed; a run that was
+    missed is covered by the daily checks. Any other test, and every test in other runs (the
+    CLI, CI, the daily checks), sees every row.
 
     The variable is read when SQL is compiled, not while dbt parses (as cdp.as_of does), so
     switching it makes dbt parse nothing again.
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
-    {%- set column = cdp.new_rows_column() -%}
+    {%- set scope = cdp.new_rows_scope() -%}
     {%- set conditions = [] -%}
     {%- if where -%}
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
-    {%- if column -%}
-        {%- set newest = "(select max(" ~ column ~ ") from " ~ relation ~ ")" -%}
-        {%- set recent = column ~ " >= " ~ dbt.dateadd('hour', -(var('test_new_rows_hours', 24) | int), newest) -%}
+    {%- if scope -%}
+        {%- set newest = "(select max(" ~ scope.column ~ ") from " ~ relation ~ ")" -%}
+        {%- if scope.hours -%}
+            {%- set recent = scope.column ~ " >= " ~ dbt.dateadd('hour', -scope.hours, newest) -%}
+        {%- else -%}
+            {%- set recent = scope.column ~ " = " ~ newest -%}
+        {%- endif -%}
         {%- set test = model.test_metadata -%}
         {%- if test.name == 'unique' -%}
             {%- set key = test.kwargs.column_name -%}
@@ -45,8 +51,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The column of the tested model whose recent rows this test checks, or none (see above). -#}
-{% macro new_rows_column() -%}
+{#- The new rows the current test checks ({column, hours}), or none (see above). -#}
+{% macro new_rows_scope() -%}
     {%- if not execute or env_var('CDP_DBT_TEST_SCOPE', 'all') != 'new' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -56,8 +62,12 @@
     {%- endif -%}
     {%- set attached = model.get('attached_node') -%}
     {%- set node = graph.nodes.get(attached) if attached else none -%}
-    {%- if node is none -%}
+    {%- set declared = (node.config.meta or {}).get('cdp_new_rows') if node is not none else none -%}
+    {%- if not declared -%}
         {{ return(none) }}
+    {%- elif declared is mapping -%}
+        {{ return({'column': declared['column'], 'hours': declared.get('hours', 0) | int}) }}
+    {%- else -%}
+        {{ return({'column': declared, 'hours': 0}) }}
     {%- endif -%}
-    {{ return((node.config.meta or {}).get('cdp_new_rows')) }}
 {%- endmacro %}
