@@ -3,18 +3,22 @@
     macro of this name replaces: "where", Custom logic, in dbt's docs), with one addition:
     hourly runs test the new rows of the big tables, the daily checks every row.
 
-    A model names the column that says when each row was written or loaded, in its YAML:
+    A table names the column that says when each row was written or loaded, in its YAML:
     `config: {meta: {cdp_new_rows: attributed_at}}` for a build's own stamp (the rows of the
-    newest build are tested), or `{cdp_new_rows: {column: loaded_at, hours: 1}}` for a
-    load's stamp (the rows of the last hour of loads before the newest). When the environment
-    variable CDP_DBT_TEST_SCOPE is `new` (Dagster sets it for every run but those tagged
-    cdp/quality_scope: full: the daily quality checks and the one-shot pipeline), a unique,
-    not_null, accepted_values or relationships test on such a model looks only at those rows,
-    and a unique test at every row carrying a key they carry. A row does not change but by a
-    build or load that stamps it anew, so the hourly unique test is as strict as testing every
-    row (given the last one passed), and the others check what changed; a run that was
-    missed is covered by the daily checks. Any other test, and every test in other runs (the
-    CLI, CI, the daily checks), sees every row.
+    newest build are tested), or `{cdp_new_rows: {column: loaded_at, hours: 1}}` for a load's
+    stamp (the rows of the last hour of loads before the newest). `key: <column>`, a column of
+    the table's unique key, makes a unique test pick the rows to count by it (one column is
+    cheaper to match than the whole key's expression). Tables only: a view is computed again
+    for each filter, which costs more than it spares.
+
+    When the environment variable CDP_DBT_TEST_SCOPE is `new` (Dagster sets it for every run
+    but those tagged cdp/quality_scope: full: the daily quality checks and the one-shot
+    pipeline), a unique, not_null, accepted_values or relationships test on such a table looks
+    only at those rows, and a unique test at every row carrying a key (or `key` value) they
+    carry. A row does not change but by a build or load that stamps it anew, so the hourly
+    unique test is as strict as testing every row (given the last one passed), and the others
+    check what changed; a run that was missed is covered by the daily checks. Any other test,
+    and every test in other runs (the CLI, CI, the daily checks), sees every row.
 
     The variable is read when SQL is compiled, not while dbt parses (as cdp.as_of does), so
     switching it makes dbt parse nothing again.
@@ -35,7 +39,7 @@
         {%- endif -%}
         {%- set test = model.test_metadata -%}
         {%- if test.name == 'unique' -%}
-            {%- set key = test.kwargs.column_name -%}
+            {%- set key = scope.key or test.kwargs.column_name -%}
             {%- do conditions.append('(' ~ key ~ ') in (select ' ~ key ~ ' from ' ~ relation ~ ' where ' ~ recent ~ ')') -%}
         {%- else -%}
             {%- do conditions.append(recent) -%}
@@ -66,8 +70,8 @@
     {%- if not declared -%}
         {{ return(none) }}
     {%- elif declared is mapping -%}
-        {{ return({'column': declared['column'], 'hours': declared.get('hours', 0) | int}) }}
+        {{ return({'column': declared['column'], 'hours': declared.get('hours', 0) | int, 'key': declared.get('key')}) }}
     {%- else -%}
-        {{ return({'column': declared, 'hours': 0}) }}
+        {{ return({'column': declared, 'hours': 0, 'key': none}) }}
     {%- endif -%}
 {%- endmacro %}
