@@ -8,16 +8,17 @@ its records; this cache lets the simulated ones do the same. Each chunk's world 
 to ``LOOKAHEAD`` past the window it was first needed for and pickled; later windows that
 end before that horizon load it (about 0.05 s) instead of building it again.
 
-A world built further ahead delivers the same rows for a window
-(python_tests/test_simulator.py checks it),
-so the cache changes the speed of a sync, never its rows. Entries are keyed by the
+A world built further ahead delivers the same rows for a window (python_tests/
+test_simulator.py checks it), so the cache changes the speed of a sync, never its rows
+(python_tests/test_loads.py compares syncs with and without it). Entries are keyed by the
 simulation (seed, people, as-of day) and by a hash of the simulator's code and data and of
 numpy's version, so a code change or another simulation never reads a stale world; the
-worlds of other keys are deleted when a sync first keeps one of its own.
+worlds of other keys are deleted when a sync first keeps one of its own, so a folder holds
+one simulation's worlds.
 
 Where: ``<warehouse file>.simcache/`` beside the DuckDB file the loads write, or the folder
 named by CDP_SIMULATOR_CACHE; CDP_SIMULATOR_CACHE=off turns it off. About 55 MB a chunk
-(2.7 GB at 1,000,000 people). It holds pickles: keep it where only you can write.
+(2.6 GB at 1,000,000 people). It holds pickles: keep it where only you can write.
 """
 
 from __future__ import annotations
