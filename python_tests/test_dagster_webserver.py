@@ -202,11 +202,15 @@ def test_a_run_launched_over_graphql_materializes_the_whole_pipeline(webserver):
     assert _key_ending(materialized, "stg_shopify__orders")
     assert ("profile_predictions",) in materialized  # after the traits
     assert _key_ending(materialized, "stg_predictions__profile_scores")  # read back after the scoring
-    # Its dbt steps built models and ran data tests, not unit tests (CI's; orchestration/dbt/assets.py).
-    results = [r for path in settings.dbt_target_path().glob(f"cdp_dbt_*-{run_id[:7]}-*/run_results.json")
-               for r in json.loads(path.read_text())["results"]]
-    kinds = {r["unique_id"].split(".")[0] for r in results}
+    # Its dbt steps built models and ran data tests, not unit tests (CI's; orchestration/dbt/assets.py),
+    # as dbt's own log in each step's folder says; and they wrote no JSON artifacts (--no-write-json).
+    steps = list(settings.dbt_target_path().glob(f"cdp_dbt_*-{run_id[:7]}-*"))
+    assert steps
+    kinds = {json.loads(line)["data"]["node_info"]["unique_id"].split(".")[0]
+             for step in steps for log in step.glob("dbt.log*") for line in log.read_text().splitlines()
+             if '"node_info"' in line}
     assert {"model", "test"} <= kinds and "unit_test" not in kinds, kinds
+    assert not [p for step in steps for p in step.glob("*.json") if p.name != "graph_summary.json"]
     # The file sync ran after its audience and wrote what it planned.
     sync = materialized[("syncs", "vip_winback_to_parquet")]
     assert sync["status"] == "succeeded" and sync["source_rows"] > 0, sync

@@ -162,3 +162,30 @@ def test_hourly_dbt_steps_test_new_rows_and_daily_checks_every_row(defs):
     assert scopes == {"hourly_run": "new", "loads": "new", "daily_models": "new",
                       "daily_quality_checks": "all", "hourly_pipeline": "all"}
     assert dbt_test_scope({}) == "new"  # a run the automation sensor launches
+
+
+def test_dbt_steps_start_dbt_without_an_in_process_adapter(defs, monkeypatch):
+    """The resource the dbt assets run with hands dbt its arguments and no adapter: dagster-dbt's
+    in-process adapter (every macro parsed in Dagster's process, seconds per dbt step) serves
+    only column metadata and row counts, which this project does not fetch. Were dagster-dbt to
+    set the adapter up under another name, the adapter here would be a real one. The dbt
+    version it knows without running `dbt --version` is the one that command prints."""
+    from dagster_dbt import DbtCliResource
+    from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+    from orchestration.dbt.assets import dbt_resource
+
+    plain = DbtCliResource(project_dir=dbt_resource.project_dir, dbt_executable=dbt_resource.dbt_executable)
+    assert dbt_resource._cli_version == plain._cli_version  # plain runs `dbt --version`
+
+    assert defs.resources["dbt"] is dbt_resource
+    seen = {}
+
+    def run(cls, **kwargs):
+        seen.update(kwargs)
+        return "started"
+
+    monkeypatch.setattr(DbtCliInvocation, "run", classmethod(run))
+    assert dbt_resource.cli(["build", "--select", "stg_shopify__customers"]) == "started"
+    assert seen["args"][0].endswith("dbt") and "build" in seen["args"]
+    assert seen["adapter"] is None
