@@ -244,6 +244,20 @@ def test_duckdb_hands_rows_to_the_suites_through_arrow():
     assert frame["ts"].iloc[0] == dt.datetime(2026, 1, 1, 10) and frame["ts"].isna().iloc[1]
 
 
+def test_suites_validate_a_frame_without_fingerprinting_it():
+    """The batch a suite validates carries no pandas fingerprint: GX would hash every row of
+    every frame under 1 GB for it (most of a suite's time on a few million rows), and nothing
+    here keeps it. Were GX to rename the threshold the context sets, the marker would be back."""
+    import pandas as pd
+
+    from orchestration.quality.expectations import _context
+
+    _, batch_definition = _context()
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": pd.DataFrame({"a": ["x", "y", None]})})
+    assert batch.batch_markers  # the other markers are still there ...
+    assert "pandas_data_fingerprint" not in batch.batch_markers  # ... the fingerprint is not
+
+
 def test_an_older_row_count_table_gains_the_new_columns_and_keeps_its_rows(tmp_path):
     """A warehouse whose _cdp_quality.row_counts predates the quality scope (no scope, no
     checked_through) gets the two columns in place; its rows stay, and a second call changes
