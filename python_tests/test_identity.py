@@ -289,10 +289,15 @@ def scenario(tmp_path_factory):
     rebuilt = path.with_name("rebuilt.duckdb")
     shutil.copy(path, rebuilt)  # (run_dbt closed the file: the last build is checkpointed)
     outcome = dbt_on(rebuilt, ["run", "--full-refresh", "-s", "profile_events", "int_profile_field_survivors",
-                               "profile_field_provenance"])
+                               "profile_field_provenance", "profile_identifiers"])
     assert outcome.success, outcome.failures
     builds["rebuilt"] = _state(rebuilt)
     return builds
+
+
+# profile_identifiers but when each profile's rows were written.
+IDENTIFIER_COLUMNS = ("profile_identifier_id, profile_id, identifier_type, identifier_value, first_seen_at, last_seen_at, "
+                      "valid_from, valid_to")
 
 
 def _state(path: Path) -> dict:
@@ -311,6 +316,10 @@ def _state(path: Path) -> dict:
             "devices": con.execute("""select identifier_value, profile_id, valid_from, valid_to
                                       from marts.profile_identifiers where identifier_type = 'anonymous_id'
                                       order by identifier_value, valid_from""").fetchall(),
+            "identifiers": con.execute(f"""select {IDENTIFIER_COLUMNS} from marts.profile_identifiers
+                                           order by all""").fetchall(),
+            "identifiers_computed": dict(con.execute("""select profile_id, max(computed_at)
+                                                       from marts.profile_identifiers group by profile_id""").fetchall()),
             "quarantine": con.execute("""select identifier_type, identifier_value, status, people_count
                                          from marts.identity_quarantine""").fetchall(),
             "golden": con.execute("""select profile_id, field, value, record_key, rule, supporting_records,
@@ -585,6 +594,28 @@ def test_profile_events_follow_a_merge_and_a_split_incrementally(scenario):
     assert three["all_events"] == scenario["rebuilt"]["all_events"]
 
 
+def test_profile_identifiers_follow_a_merge_and_a_split_incrementally(scenario):
+    """profile_identifiers rewrites the profiles whose rows changed: after the merge the
+    absorbed Klaviyo profile has no rows left and Ann's holds its phone; after the split it
+    is the table a rebuild from scratch makes, and Cristiano's rows (untouched) were written
+    by the first build only."""
+    one, two, three = scenario[1], scenario[2], scenario[3]
+    ann, klaviyo = one["profiles"]["shopify_customer_id:201"], one["profiles"]["klaviyo_person_id:K1"]
+
+    def values(state, profile):
+        return {(t, v) for _, p, t, v, *_ in state["identifiers"] if p == profile}
+
+    assert ("klaviyo_person_id", "K1") in values(one, klaviyo)
+    assert values(two, klaviyo) == set() and klaviyo not in two["identifiers_computed"]  # absorbed
+    assert {("klaviyo_person_id", "K1"), ("zendesk_user_id", "301")} <= values(two, ann)
+    assert three["identifiers"] == scenario["rebuilt"]["identifiers"]
+    assert ("klaviyo_person_id", "K1") not in values(three, ann)
+    cristiano = one["profiles"]["shopify_customer_id:101"]
+    assert values(three, cristiano) == values(one, cristiano) and ("anonymous_id", "ABC-123") in values(one, cristiano)
+    assert three["identifiers_computed"][cristiano] == one["identifiers_computed"][cristiano]
+    assert three["identifiers_computed"][ann] > two["identifiers_computed"][ann] > one["identifiers_computed"][ann]
+
+
 # -- fuzzy matching, incrementally ----------------------------------------------------------------
 
 PAIR_COLUMNS = ("node_a, node_b, record_a, record_b, both_named, first_name_level, last_name_level, birth_date_level, "
@@ -603,6 +634,22 @@ def _differences(path: Path, rebuilt: Path, table: str, columns: str) -> tuple[i
                      for a, b in ((table, f"rebuilt.{table}"), (f"rebuilt.{table}", table)))
     finally:
         con.close()
+
+
+def test_an_incremental_profile_identifiers_holds_the_rows_of_a_full_rebuild(incremental_and_full):
+    """After the new load batch, profile_identifiers (rewritten only for the profiles whose
+    rows changed) holds exactly the rows a full rebuild makes, and most profiles kept the rows
+    of the first build."""
+    incremental, rebuilt = incremental_and_full
+    assert _differences(incremental, rebuilt, "marts.profile_identifiers", IDENTIFIER_COLUMNS) == (0, 0)
+    con = duckdb.connect(str(incremental))
+    try:
+        builds = con.execute("""select computed_at, count(distinct profile_id) from marts.profile_identifiers
+                                group by 1 order by 1""").fetchall()
+    finally:
+        con.close()
+    assert len(builds) == 2, builds
+    assert builds[0][1] > builds[1][1] > 0, builds
 
 
 def test_incremental_fuzzy_matching_holds_the_pairs_of_a_full_rebuild(incremental_and_full):
