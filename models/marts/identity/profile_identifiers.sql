@@ -21,8 +21,8 @@
     stored, and rewrites (delete+insert on profile_id) only the profiles whose rows differ,
     with computed_at = the build's start; the post-hooks drop the profiles that no longer
     exist (absorbed by a merge) and those of forgotten people. An hour at 1,000,000 people
-    rewrites a few thousand of 680,000 profiles, and the quality checks of the hour read
-    those rows only. A full refresh gives the same rows (python_tests/test_identity.py).
+    rewrote 322 of 676,472 profiles (2,123 rows; 2026-12-06), and the quality checks of the
+    hour read those rows only. A full refresh gives the same rows (python_tests/test_identity.py).
 #}
 {%- set build_at = cdp.build_started_at() -%}
 {%- set compared = ['identifier_type', 'identifier_value', 'first_seen_at', 'last_seen_at', 'valid_from',
