@@ -652,6 +652,33 @@ def test_an_incremental_profile_identifiers_holds_the_rows_of_a_full_rebuild(inc
     assert builds[0][1] > builds[1][1] > 0, builds
 
 
+def test_a_profile_identifiers_table_from_before_it_was_incremental_is_upgraded_in_place(incremental_and_full,
+                                                                                         tmp_path):
+    """A warehouse whose profile_identifiers is the table an earlier version built (no
+    computed_at): the next ordinary build adds the column and rewrites every profile, with
+    the same rows, instead of failing for want of --full-refresh."""
+    incremental, _ = incremental_and_full
+    copy = tmp_path / "upgraded.duckdb"
+    shutil.copy(incremental, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute("alter table marts.profile_identifiers drop column computed_at")
+        before = con.execute(f"select {IDENTIFIER_COLUMNS} from marts.profile_identifiers order by all").fetchall()
+    finally:
+        con.close()
+    outcome = dbt_on(copy, ["run", "-s", "profile_identifiers"])
+    assert outcome.success, outcome.failures
+    con = duckdb.connect(str(copy))
+    try:
+        after = con.execute(f"select {IDENTIFIER_COLUMNS} from marts.profile_identifiers order by all").fetchall()
+        stamps = con.execute("select count(distinct computed_at), count(*) - count(computed_at) "
+                             "from marts.profile_identifiers").fetchone()
+    finally:
+        con.close()
+    assert len(before) > 1_000 and after == before
+    assert stamps == (1, 0)  # every profile rewritten by this build
+
+
 def test_incremental_fuzzy_matching_holds_the_pairs_of_a_full_rebuild(incremental_and_full):
     """After the new load batch, int_identity_fuzzy_pairs (decided again only for the records
     whose keys changed and the blocks whose status changed) holds exactly the pairs, with the

@@ -2,7 +2,7 @@
     materialized='incremental',
     unique_key='profile_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     post_hook=[
         "delete from {{ this }} as t where not exists (
             select 1 from {{ ref('int_identity_record_profiles') }} as p where p.profile_id = t.profile_id)",
@@ -23,8 +23,17 @@
     exist (absorbed by a merge) and those of forgotten people. An hour at 1,000,000 people
     rewrote 322 of 676,472 profiles (2,123 rows; 2026-12-06), and the quality checks of the
     hour read those rows only. A full refresh gives the same rows (python_tests/test_identity.py).
+
+    A warehouse built before this model was incremental holds it as a table without
+    computed_at: the next build adds the column (on_schema_change append_new_columns) and
+    rewrites every profile, so no one has to run --full-refresh after upgrading.
 #}
 {%- set build_at = cdp.build_started_at() -%}
+{%- set ns = namespace(compare=is_incremental()) -%}
+{%- if is_incremental() and execute -%}
+    {%- set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set ns.compare = 'computed_at' in stored -%}
+{%- endif -%}
 {%- set compared = ['identifier_type', 'identifier_value', 'first_seen_at', 'last_seen_at', 'valid_from',
                     'valid_to'] %}
 
@@ -100,7 +109,7 @@ unioned as (
 
 ),
 
-{%- if is_incremental() %}
+{%- if ns.compare %}
 
 current_profiles as (
 
@@ -152,7 +161,7 @@ final as (
         valid_to,
         {{ build_at }} as computed_at
     from unioned
-    {%- if is_incremental() %}
+    {%- if ns.compare %}
     where profile_id in (select changed_profiles.profile_id from changed_profiles)
     {%- endif %}
 
