@@ -209,4 +209,5 @@ class CdpDbtCliResource(DbtCliResource):
 
 # The dbt next to this interpreter: works whether or not the virtual environment is activated.
 dbt_resource = CdpDbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.profiles_dir()),
-                              target=settings.dbt_target(), dbt_executable=str(Path(sys.executable).parent / "dbt"))
+                                 target=settings.dbt_target(),
+                                 dbt_executable=str(Path(sys.executable).parent / "dbt"))
