@@ -11,6 +11,12 @@
 #}
 {%- set traits = cdp.trait_catalog('profile_traits') if execute else [] -%}
 {%- set aggregates = {'events': [], 'sessions': []} -%}
+{#- Event traits over distinct values (count_distinct, unique_list): each its own query. A
+    distinct aggregate among the others made DuckDB's one grouped aggregate over the events
+    about ten times slower (at 1,000,000 people, 22 million events: 6.9 s with the two of the
+    catalog, 0.6 s without them; each apart, on the distinct (profile, value) pairs, about
+    0.6 s). -#}
+{%- set distinct_events = [] -%}
 {%- set ranked = [] -%}
 {%- set lookups = [] -%}
 {%- set expressions = [] -%}
@@ -20,7 +26,11 @@
     {%- set group = cdp.trait_kinds()[trait.spec.kind] -%}
     {%- if group == 'aggregate' -%}
         {%- set input = cdp.trait_input(trait.name, trait.spec, ['events', 'sessions']) -%}
-        {%- do aggregates[input].append(trait) -%}
+        {%- if input == 'events' and trait.spec.kind in ['count_distinct', 'unique_list'] -%}
+            {%- do distinct_events.append(trait) -%}
+        {%- else -%}
+            {%- do aggregates[input].append(trait) -%}
+        {%- endif -%}
     {%- elif group == 'ranked' -%}
         {%- do cdp.trait_input(trait.name, trait.spec, ['events']) -%}
         {%- do ranked.append(trait) -%}
@@ -31,13 +41,14 @@
         {%- if not trait.spec.get('sql') -%}{{ cdp.trait_error(trait.name, "kind expression needs 'sql'") }}{%- endif -%}
         {%- do expressions.append(trait) -%}
     {%- endif -%}
-    {%- if group in ['aggregate', 'ranked'] and trait.spec.get('from', 'events') == 'events' -%}
-        {%- set names = cdp.trait_event_literals(trait.name, trait.spec) -%}
-        {%- if names -%}
-            {%- do event_names.extend(names) -%}
-        {%- else -%}
-            {%- set ns.all_events = true -%}
-        {%- endif -%}
+{%- endfor -%}
+{#- The events the grouped aggregate reads: those its traits name (all, if one names none). -#}
+{%- for trait in aggregates['events'] -%}
+    {%- set names = cdp.trait_event_literals(trait.name, trait.spec) -%}
+    {%- if names -%}
+        {%- do event_names.extend(names) -%}
+    {%- else -%}
+        {%- set ns.all_events = true -%}
     {%- endif -%}
 {%- endfor -%}
 {%- set extracted = cdp.trait_extracted_properties(aggregates['events']) -%}
@@ -127,6 +138,32 @@ session_traits as (
 
 ),
 
+{%- for trait in distinct_events %}
+{%- set operand = cdp.trait_operand(trait.name, trait.spec, trait.spec, 'events', 'e', 'string') %}
+
+-- {{ trait.name }}: over the distinct values of each profile (its own import, as below).
+distinct_{{ trait.name }} as (
+
+    select
+        profile_id,
+        {% if trait.spec.kind == 'count_distinct' %}count(*){% else %}{{ cdp.sorted_unique_list('trait_value') }}{% endif %}
+            as {{ trait.name }}
+    from (
+        select distinct
+            e.profile_id,
+            {{ operand }} as trait_value
+        from {{ ref('profile_events') }} as e
+        where
+            e.profile_id is not null
+            and e.occurred_at <= {{ cdp.as_of() }}
+            and {{ cdp.trait_condition(trait.name, trait.spec, 'events', 'e') }}
+            and {{ operand }} is not null
+    ) as distinct_values
+    group by profile_id
+
+),
+{%- endfor %}
+
 {%- for trait in ranked %}
 {%- set operand = cdp.trait_operand(trait.name, trait.spec, trait.spec, 'events', 'e', 'string') %}
 {%- if operand is none %}{{ cdp.trait_error(trait.name, "kind most_frequent needs a 'property' or a 'column'") }}{% endif %}
@@ -175,6 +212,13 @@ base as (
         {%- endif %}
         {%- endfor %}
         {%- endfor %}
+        {%- for trait in distinct_events %},
+        {%- if trait.spec.kind == 'count_distinct' %}
+        coalesce(d_{{ loop.index }}.{{ trait.name }}, 0) as {{ trait.name }}
+        {%- else %}
+        d_{{ loop.index }}.{{ trait.name }}
+        {%- endif %}
+        {%- endfor %}
         {%- for trait in ranked %},
         r_{{ loop.index }}.{{ trait.name }}
         {%- endfor %}
@@ -191,6 +235,9 @@ base as (
     left join event_traits as et on p.profile_id = et.profile_id
     left join session_traits as st on p.profile_id = st.profile_id
     left join subscriptions as sub on p.profile_id = sub.profile_id
+    {%- for trait in distinct_events %}
+    left join distinct_{{ trait.name }} as d_{{ loop.index }} on p.profile_id = d_{{ loop.index }}.profile_id
+    {%- endfor %}
     {%- for trait in ranked %}
     left join ranked_{{ trait.name }} as r_{{ loop.index }} on p.profile_id = r_{{ loop.index }}.profile_id
     {%- endfor %}
