@@ -45,6 +45,12 @@
     {{ return(adapter.get_relation(database=state.database, schema=state.schema, identifier=state.identifier) is not none) }}
 {%- endmacro %}
 
+{#- The node ids of the records whose keys changed since the last build (a query). -#}
+{% macro fuzzy_pairs_changed_nodes(block_keys) -%}
+    select node_id from {{ block_keys }}
+    where built_at > (select max(built_at) from {{ cdp.fuzzy_pairs_state() }})
+{%- endmacro %}
+
 {#-
     CTEs (changed_nodes, flipped_blocks, flipped_members, flipped_pairs): the records changed
     since the last build, and the pairs of unchanged records in blocks whose status changed.
@@ -52,9 +58,7 @@
 {% macro fuzzy_pairs_affected_ctes(block_keys, blocks) -%}
     {%- set state = cdp.fuzzy_pairs_state() -%}
     changed_nodes as (
-        select distinct node_id
-        from {{ block_keys }}
-        where built_at > (select max(built_at) from {{ state }})
+        select distinct node_id from ({{ cdp.fuzzy_pairs_changed_nodes(block_keys) }}) as c
     ),
 
     flipped_blocks as (
@@ -99,10 +103,7 @@
     {%- elif not cdp.fuzzy_pairs_is_incremental() -%}
         delete from {{ this }}
     {%- else -%}
-        {%- set changed -%}
-            select node_id from {{ block_keys }}
-            where built_at > (select max(built_at) from {{ cdp.fuzzy_pairs_state() }})
-        {%- endset -%}
+        {%- set changed = cdp.fuzzy_pairs_changed_nodes(block_keys) -%}
         delete from {{ this }}
         where node_a in ({{ changed }}) or node_b in ({{ changed }})
     {%- endif -%}

@@ -110,28 +110,19 @@ unioned as (
 ),
 
 {%- if ns.compare %}
+{%- for name, rows in [('current_profiles', 'unioned'), ('stored_profiles', this)] %}
 
-current_profiles as (
-
-    select
-        profile_id,
-        count(*) as row_count,
-        {{ cdp.fingerprint(cdp.fingerprint_row(compared)) }} as rows_fingerprint
-    from unioned
-    group by profile_id
-
-),
-
-stored_profiles as (
+{{ name }} as (
 
     select
         profile_id,
         count(*) as row_count,
         {{ cdp.fingerprint(cdp.fingerprint_row(compared)) }} as rows_fingerprint
-    from {{ this }}
+    from {{ rows }}
     group by profile_id
 
 ),
+{%- endfor %}
 
 -- New profiles and profiles whose rows differ (those gone are the post-hook's).
 changed_profiles as (
