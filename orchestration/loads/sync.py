@@ -94,8 +94,10 @@ def start_simulation(path: Path, seed: int, profiles: int, as_of: str | dt.date 
                 raise WarehouseError(f"{path} already has raw schemas {', '.join(foreign)} that the simulator did not "
                                      f"write; refusing to touch them: set CDP_DUCKDB_PATH to another file")
         else:
-            report(f"replacing the previous simulation in {path}")
-            wh.drop_simulated()
+            derived = wh.drop_simulated()
+            report(f"replaced the previous simulation in {path}"
+                   + (f", and dropped what was built from it (schemas {', '.join(derived)}): the next "
+                      f"`dbt build` builds them afresh" if derived else ""))
         wh.ensure_meta()
         wh.set_simulation(cfg.seed, cfg.profiles, _ts(cfg.as_of), _ts(cfg.as_of), created_by)
         if not run_syncs:

@@ -23,6 +23,15 @@ from orchestration.lib.raw_tables import RawTable, raw_tables
 from orchestration.simulator.generate import TRUTH_KEYS, TRUTH_SCHEMA, TRUTH_TABLES
 
 META = "_cdp_meta"
+# What is computed from a simulated world and goes when the world is replaced: the schemas
+# dbt builds (dbt_project.yml's +schema settings, the snapshots' schema and the audit schema
+# of data tests that store failures) and the quality checks' previous row counts
+# (orchestration/quality/expectations.py). Incremental models left from another world
+# would keep its rows (events of people who no longer exist). Seeds are configuration,
+# cdp_privacy an audit trail: both stay. python_tests/test_loads.py checks that a build
+# writes no schema this list and the simulator's own miss.
+DERIVED_SCHEMAS = ("staging", "intermediate", "marts", "snapshots", "dbt_test__audit", "_cdp_quality")
+KEPT_SCHEMAS = ("seeds", "cdp_privacy", "main")
 STAGE_PREFIX = "_cdp_stage__"  # staging copies sit next to their target table
 DUCK_TYPES = {"varchar": "VARCHAR", "bigint": "BIGINT", "integer": "INTEGER", "double": "DOUBLE",
               "boolean": "BOOLEAN", "timestamp": "TIMESTAMP", "date": "DATE"}
@@ -317,8 +326,10 @@ class Warehouse:
         return inserted
 
     # -- reset ------------------------------------------------------------------------------------
-    def drop_simulated(self) -> None:
-        """Remove everything the simulator wrote (raw schemas, truth, ledger), and the syncs' state."""
+    def drop_simulated(self) -> list[str]:
+        """Remove everything the simulator wrote (raw schemas, truth, ledger), the syncs' state,
+        and what was computed from that world (DERIVED_SCHEMAS); returns the derived schemas
+        that were there."""
         for tables in self.specs.values():
             schema = next(iter(tables.values())).schema
             self.con.execute(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE")
@@ -326,7 +337,11 @@ class Warehouse:
         # syncs afresh rather than diffing against people who no longer exist.
         for schema in (TRUTH_SCHEMA, META, "cdp_sync"):
             self.con.execute(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE")
+        derived = [schema for schema in DERIVED_SCHEMAS if schema in self.existing_schemas()]
+        for schema in derived:
+            self.con.execute(f"DROP SCHEMA {q(schema)} CASCADE")
         self._staged.clear()
+        return derived
 
     def raw_schemas_present(self) -> list[str]:
         have = self.existing_schemas()
