@@ -13,9 +13,9 @@
 
     When the environment variable CDP_DBT_TEST_SCOPE is `new` (Dagster sets it for every run
     but those tagged cdp/quality_scope: full: the daily quality checks and the one-shot
-    pipeline), a unique, not_null, accepted_values or relationships test on such a table looks
-    only at those rows, and a unique test at every row carrying a key (or `key` value) they
-    carry. A row does not change but by a build or load that stamps it anew, so the hourly
+    pipeline), a unique, unique_combination_of_columns, not_null, accepted_values or
+    relationships test on such a table looks only at those rows, and a unique test (of either
+    kind) at every row carrying a key (or `key` value) they carry. A row does not change but by a build or load that stamps it anew, so the hourly
     unique test is as strict as testing every row (given the last one passed), and the others
     check what changed; a run that was missed is covered by the daily checks. Any other test,
     and every test in other runs (the CLI, CI, the daily checks), sees every row.
@@ -38,8 +38,8 @@
             {%- set recent = scope.column ~ " = " ~ newest -%}
         {%- endif -%}
         {%- set test = model.test_metadata -%}
-        {%- if test.name == 'unique' -%}
-            {%- set key = scope.key or test.kwargs.column_name -%}
+        {%- if test.name in ('unique', 'unique_combination_of_columns') -%}
+            {%- set key = scope.key or test.kwargs.column_name or (test.kwargs.columns | join(', ')) -%}
             {%- do conditions.append('(' ~ key ~ ') in (select ' ~ key ~ ' from ' ~ relation ~ ' where ' ~ recent ~ ')') -%}
         {%- else -%}
             {%- do conditions.append(recent) -%}
@@ -61,7 +61,8 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set test = model.get('test_metadata') -%}
-    {%- if not test or test.name not in ('unique', 'not_null', 'accepted_values', 'relationships') -%}
+    {%- if not test or test.name not in ('unique', 'unique_combination_of_columns', 'not_null', 'accepted_values',
+                                           'relationships') -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set attached = model.get('attached_node') -%}
