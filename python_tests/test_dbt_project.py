@@ -55,21 +55,22 @@ def test_stripe_amounts_are_in_currency_units(dbt_build, sql):
     assert float(staged) * 100 == raw
 
 
-def _manifest() -> dict:
+def _manifest(dbt_build_target) -> dict:
+    """The manifest of the session's own build (conftest's dbt_build), not whatever manifest
+    the worker's dbt target folder holds: another test may not have written one yet (this
+    file run alone), or an earlier session may have left one of older code."""
     import json
 
-    from orchestration.dbt.project import manifest_path
-
-    return json.loads(manifest_path().read_text())
+    return json.loads((dbt_build_target / "manifest.json").read_text())
 
 
-def test_every_model_seed_and_snapshot_has_a_tested_key_and_a_description(dbt_build):
+def test_every_model_seed_and_snapshot_has_a_tested_key_and_a_description(dbt_build, dbt_build_target):
     """The style guide's first layer of tests, enforced: each model, seed and snapshot has a
     primary key tested unique (dbt's `unique` with `not_null` on the same column; for a
     composite key unique_combination_of_columns, or a model-level `unique` over an expression
     joining the key's columns) and says what a row is."""
     assert dbt_build.success, dbt_build.failures
-    manifest = _manifest()
+    manifest = _manifest(dbt_build_target)
     keyed: dict[str, set[str]] = {}
     for test in manifest["nodes"].values():
         meta = test.get("test_metadata") or {}
@@ -107,12 +108,12 @@ def test_every_model_seed_and_snapshot_has_a_tested_key_and_a_description(dbt_bu
     assert not undescribed, f"no description: {sorted(undescribed)}"
 
 
-def test_every_mart_has_an_enforced_contract_and_documented_columns(dbt_build):
+def test_every_mart_has_an_enforced_contract_and_documented_columns(dbt_build, dbt_build_target):
     """Published marts (models/marts) are what BI tools and syncs read: their columns and
     types are a contract, and each column says what it holds."""
     assert dbt_build.success, dbt_build.failures
     problems = []
-    for node in _manifest()["nodes"].values():
+    for node in _manifest(dbt_build_target)["nodes"].values():
         if node["resource_type"] != "model" or not node["original_file_path"].startswith("models/marts/"):
             continue
         if not node["config"].get("contract", {}).get("enforced"):
