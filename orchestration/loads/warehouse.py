@@ -28,8 +28,8 @@ META = "_cdp_meta"
 # of data tests that store failures) and the quality checks' previous row counts
 # (orchestration/quality/expectations.py). Incremental models left from another world
 # would keep its rows (events of people who no longer exist). Seeds are configuration,
-# cdp_privacy an audit trail: both stay. python_tests/test_loads.py checks that a build
-# writes no schema this list and the simulator's own miss.
+# cdp_privacy an audit trail: both stay. python_tests/test_loads.py checks that every schema
+# a build leaves is the simulator's or in one of these two lists.
 DERIVED_SCHEMAS = ("staging", "intermediate", "marts", "snapshots", "dbt_test__audit", "_cdp_quality")
 KEPT_SCHEMAS = ("seeds", "cdp_privacy", "main")
 STAGE_PREFIX = "_cdp_stage__"  # staging copies sit next to their target table
