@@ -15,9 +15,9 @@
     but those tagged cdp/quality_scope: full: the daily quality checks and the one-shot
     pipeline), a unique, unique_combination_of_columns, not_null, accepted_values or
     relationships test on such a table looks only at those rows, and a unique test (of either
-    kind) at every row carrying a key (or `key` value) they carry. A row does not change but by a build or load that stamps it anew, so the hourly
-    unique test is as strict as testing every row (given the last one passed), and the others
-    check what changed; a run that was missed is covered by the daily checks. Any other test,
+    kind) at every row carrying a key (or `key` value) they carry. A row does not change but
+    by a build or load that stamps it anew, so the hourly unique test is as strict as testing
+    every row (given the last one passed), and the others check what changed; a run that was missed is covered by the daily checks. Any other test,
     and every test in other runs (the CLI, CI, the daily checks), sees every row.
 
     The variable is read when SQL is compiled, not while dbt parses (as cdp.as_of does), so

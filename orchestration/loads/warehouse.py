@@ -19,19 +19,22 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from orchestration.exports.state import SCHEMA as SYNC_SCHEMA
 from orchestration.lib.raw_tables import RawTable, raw_tables
+from orchestration.privacy.requests import SCHEMA as PRIVACY_SCHEMA
+from orchestration.quality.expectations import ROW_COUNTS_SCHEMA
 from orchestration.simulator.generate import TRUTH_KEYS, TRUTH_SCHEMA, TRUTH_TABLES
 
 META = "_cdp_meta"
 # What is computed from a simulated world and goes when the world is replaced: the schemas
 # dbt builds (dbt_project.yml's +schema settings, the snapshots' schema and the audit schema
-# of data tests that store failures) and the quality checks' previous row counts
-# (orchestration/quality/expectations.py). Incremental models left from another world
-# would keep its rows (events of people who no longer exist). Seeds are configuration,
-# cdp_privacy an audit trail: both stay. python_tests/test_loads.py checks that every schema
-# a build leaves is the simulator's or in one of these two lists.
-DERIVED_SCHEMAS = ("staging", "intermediate", "marts", "snapshots", "dbt_test__audit", "_cdp_quality")
-KEPT_SCHEMAS = ("seeds", "cdp_privacy", "main")
+# of data tests that store failures) and the quality checks' previous row counts. Incremental
+# models left from another world would keep its rows (events of people who no longer exist).
+# Seeds are configuration, the privacy schema an audit trail, main the dbt target's default
+# schema: they stay. python_tests/test_loads.py checks that every schema a build leaves is
+# the simulator's or in one of these two lists.
+DERIVED_SCHEMAS = ("staging", "intermediate", "marts", "snapshots", "dbt_test__audit", ROW_COUNTS_SCHEMA)
+KEPT_SCHEMAS = ("seeds", PRIVACY_SCHEMA, "main")
 STAGE_PREFIX = "_cdp_stage__"  # staging copies sit next to their target table
 DUCK_TYPES = {"varchar": "VARCHAR", "bigint": "BIGINT", "integer": "INTEGER", "double": "DOUBLE",
               "boolean": "BOOLEAN", "timestamp": "TIMESTAMP", "date": "DATE"}
@@ -335,7 +338,7 @@ class Warehouse:
             self.con.execute(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE")
         # cdp_sync: what the syncs delivered from the replaced world; a new world starts its
         # syncs afresh rather than diffing against people who no longer exist.
-        for schema in (TRUTH_SCHEMA, META, "cdp_sync"):
+        for schema in (TRUTH_SCHEMA, META, SYNC_SCHEMA):
             self.con.execute(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE")
         derived = [schema for schema in DERIVED_SCHEMAS if schema in self.existing_schemas()]
         for schema in derived:
